@@ -1,0 +1,17 @@
+// Adapter registry: resolves an adapter kind named in configuration to its factory.
+import type { Adapter, AdapterFactory } from './adapter.js';
+import { createFakeAdapter } from './fake/index.js';
+import { createRestAdapter } from './rest/index.js';
+
+const FACTORIES: Record<string, AdapterFactory> = {
+  fake: createFakeAdapter,
+  rest: createRestAdapter,
+};
+
+export function createAdapter(name: string, kind: string, options: Record<string, unknown>): Adapter {
+  const factory = FACTORIES[kind];
+  if (!factory) throw new Error(`no adapter kind ${kind}`);
+  return factory(name, options);
+}
+
+export const adapterKinds = (): string[] => Object.keys(FACTORIES);

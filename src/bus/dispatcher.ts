@@ -1,0 +1,201 @@
+// Outbox dispatcher: claims ready messages, sends them through their adapters, records every attempt, retries with backoff.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AdapterError, type Adapter } from '../../adapters/adapter.js';
+import type { AdapterConfig } from '../config/load.js';
+import type { CaseService } from '../service/cases.js';
+import { appendEvents } from '../store/case-repo.js';
+import { placeholders, type Db } from '../store/sql.js';
+import type { Hub } from './hub.js';
+
+interface OutboxRow {
+  id: string;
+  case_id: string | null;
+  department_id: string;
+  adapter: string;
+  kind: string;
+  payload: string;
+  attempts: number;
+}
+
+/** Exponential backoff with full jitter (delay drawn from [base, min(max, base * 2^(attempt-1))]). */
+export function retryDelay(attempt: number, policy: AdapterConfig['retry'], random = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(policy.baseDelayMs + random() * (cap - policy.baseDelayMs));
+}
+
+const LEASE_MS = 60_000;
+
+export class Dispatcher {
+  private readonly owner = randomUUID();
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly adapters: Map<string, Adapter>,
+    private readonly policies: Record<string, AdapterConfig>,
+    private readonly cases: CaseService,
+    private readonly hub: Hub,
+    private readonly gatewayId: string,
+    private readonly log: Logger,
+    private readonly opts: { batch: number; pollMs: number; concurrency: number } = { batch: 200, pollMs: 500, concurrency: 16 },
+  ) {}
+
+  start(): void {
+    this.hub.on('committed', this.onCommit);
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.hub.off('committed', this.onCommit);
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  private readonly onCommit = (what: { outbox?: boolean }) => {
+    if (what.outbox) this.kick();
+  };
+
+  /** Run a pass now (or right after the current one). */
+  kick(): void {
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.idle = this.loop();
+    }, ms);
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      let n: number;
+      do {
+        this.again = false;
+        n = await this.runOnce();
+      } while (!this.stopped && (n >= this.opts.batch || this.again));
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'dispatch pass failed');
+    } finally {
+      this.running = false;
+      this.schedule(this.opts.pollMs);
+    }
+  }
+
+  /** One pass: claim, send, record. Returns how many messages it handled. */
+  async runOnce(): Promise<number> {
+    const now = Date.now();
+    const claimed = await this.db.tx(async (sql) => {
+      // 'sending' with an expired lease is a message whose dispatcher died mid-send: it goes out again (receivers de-duplicate).
+      const rows = await sql.all<OutboxRow>(
+        `SELECT id, case_id, department_id, adapter, kind, payload, attempts FROM outbox
+         WHERE (state IN ('ready', 'waiting_retry') AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until < $1)
+         ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+        [now, this.opts.batch],
+      );
+      if (rows.length > 0) {
+        await sql.run(
+          `UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(rows.length, 4)})`,
+          [now + LEASE_MS, this.owner, now, ...rows.map((r) => r.id)],
+        );
+      }
+      return rows;
+    });
+    if (claimed.length === 0) return 0;
+
+    const outcomes: { row: OutboxRow; ok: boolean; error?: string; retryable?: boolean }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < claimed.length) {
+        const row = claimed[next++]!;
+        const adapter = this.adapters.get(row.adapter);
+        try {
+          if (!adapter) throw new AdapterError(`no adapter ${row.adapter} is running`, true);
+          await adapter.send({
+            id: row.id,
+            kind: row.kind,
+            caseId: row.case_id,
+            departmentId: row.department_id,
+            sender: this.gatewayId,
+            attempt: row.attempts + 1,
+            payload: JSON.parse(row.payload) as Record<string, unknown>,
+          });
+          outcomes.push({ row, ok: true });
+        } catch (e) {
+          const retryable = e instanceof AdapterError ? e.retryable : true;
+          outcomes.push({ row, ok: false, error: (e as Error).message, retryable });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, claimed.length) }, worker));
+    await this.record(outcomes);
+    return claimed.length;
+  }
+
+  private async record(outcomes: { row: OutboxRow; ok: boolean; error?: string; retryable?: boolean }[]): Promise<void> {
+    const real = Date.now();
+    await this.db.tx(async (sql) => {
+      const delivered = outcomes.filter((o) => o.ok);
+      if (delivered.length > 0) {
+        // Only this dispatcher's lease may complete a message; a message re-leased by another after expiry stays theirs.
+        await sql.run(
+          `UPDATE outbox SET state = 'delivered', delivered_at = $1, updated_at = $1, lease_until = NULL, last_error = NULL
+           WHERE lease_owner = $2 AND state = 'sending' AND id IN (${placeholders(delivered.length, 3)})`,
+          [real, this.owner, ...delivered.map((o) => o.row.id)],
+        );
+        const notifications = delivered.filter((o) => o.row.kind === 'notification' && o.row.case_id);
+        await this.cases.markDelivered(
+          notifications.map((o) => ({ caseId: o.row.case_id!, departmentId: o.row.department_id, via: o.row.adapter })),
+          sql,
+        );
+      }
+      for (const o of outcomes) {
+        await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, $4)', [
+          o.row.id, real, o.ok ? 'delivered' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
+        ]);
+        if (o.ok) continue;
+        const policy = this.policies[o.row.adapter]?.retry ?? { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 };
+        const attempts = o.row.attempts + 1;
+        if (o.retryable && attempts < policy.maxAttempts) {
+          await sql.run(
+            `UPDATE outbox SET state = 'waiting_retry', next_attempt_at = $1, last_error = $2, updated_at = $3, lease_until = NULL WHERE id = $4 AND lease_owner = $5`,
+            [real + retryDelay(attempts, policy), o.error, real, o.row.id, this.owner],
+          );
+        } else {
+          const n = await sql.run(
+            `UPDATE outbox SET state = 'failed', last_error = $1, updated_at = $2, lease_until = NULL WHERE id = $3 AND lease_owner = $4`,
+            [o.error, real, o.row.id, this.owner],
+          );
+          if (n > 0) {
+            await appendEvents(sql, o.row.case_id, real, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: o.row.adapter }, [
+              { action: 'delivery.failed', data: { messageId: o.row.id, departmentId: o.row.department_id, kind: o.row.kind, attempts, error: o.error } },
+            ]);
+          }
+        }
+      }
+    });
+    if (outcomes.some((o) => !o.ok) || outcomes.length) this.hub.committed({ events: true });
+    for (const o of outcomes) {
+      if (!o.ok) this.log.warn({ messageId: o.row.id, adapter: o.row.adapter, departmentId: o.row.department_id, error: o.error }, 'delivery attempt failed');
+    }
+  }
+
+  /** Puts a failed message back in the queue (administrator or supervisor action). */
+  async resend(messageId: string): Promise<boolean> {
+    const n = await this.db.run(`UPDATE outbox SET state = 'ready', attempts = 0, next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND state = 'failed'`, [
+      Date.now(), messageId,
+    ]);
+    if (n > 0) this.kick();
+    return n > 0;
+  }
+}

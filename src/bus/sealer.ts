@@ -1,0 +1,73 @@
+// Sealer: after commits, links new events into the audit chain and publishes every sealed event (from any gateway) in chain order.
+import type { Logger } from 'pino';
+import type { Db } from '../store/sql.js';
+import { eventsAfter, seal } from './audit.js';
+import type { Hub } from './hub.js';
+
+export class Sealer {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private published = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly hub: Hub,
+    private readonly log: Logger,
+    private readonly opts: { pollMs: number } = { pollMs: 1000 },
+  ) {}
+
+  async start(): Promise<void> {
+    const head = await this.db.get<{ pos: number }>('SELECT pos FROM audit_head WHERE id = 1');
+    this.published = Number(head?.pos ?? 0);
+    this.hub.on('committed', this.onCommit);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.hub.off('committed', this.onCommit);
+    if (this.timer) clearTimeout(this.timer);
+    await this.settled();
+  }
+
+  private readonly onCommit = (what: { events?: boolean }) => {
+    if (what.events) this.kick();
+  };
+
+  readonly kick = (): void => {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.running = this.pass().finally(() => {
+      this.running = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.kick();
+      } else if (!this.stopped) {
+        this.timer = setTimeout(this.kick, this.opts.pollMs);
+      }
+    });
+  };
+
+  private async pass(): Promise<void> {
+    try {
+      while ((await seal(this.db)).length > 0 && !this.stopped);
+      for (;;) {
+        const batch = await eventsAfter(this.db, this.published, 1000);
+        if (batch.length === 0) break;
+        this.published = batch[batch.length - 1]!.id;
+        this.hub.published(batch);
+      }
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'sealing failed');
+    }
+  }
+
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+}

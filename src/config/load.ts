@@ -1,0 +1,188 @@
+// Loads the configuration file and the environment, validates both at start-up, and freezes the result.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { GatewayError } from '../domain/errors.js';
+import type { EligibilityRules } from '../domain/eligibility.js';
+import type { Department, Route, ScopeItem } from '../domain/routing.js';
+import type { DeadlineRules } from '../domain/workflow.js';
+import type { CreditCodeBlock } from '../domain/uscc.js';
+import type { Role } from '../domain/types.js';
+import { CONFIG_DIR } from '../paths.js';
+import { describeErrors, validator } from './schemas.js';
+
+/** One adapter entry: its kind, options (checked against the kind's schema) and retry policy. */
+export interface AdapterConfig {
+  kind: string;
+  options: Record<string, unknown>;
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+/** The validated configuration file. */
+export interface GatewayConfig {
+  file: string;
+  gateway: {
+    id: string;
+    name: string;
+    authority: string;
+    environment: 'demo' | 'production';
+    demoUsers?: string;
+    tokenTtlSeconds: number;
+    bodyLimitBytes: number;
+  };
+  calendarFile: string;
+  deadlines: DeadlineRules;
+  creditCodes: { blocks: (CreditCodeBlock & { legalForms?: string[] })[] };
+  eligibility: EligibilityRules;
+  scopeItems: Record<string, ScopeItem>;
+  departments: Department[];
+  routes: Route[];
+  adapters: Record<string, AdapterConfig>;
+}
+
+/** A user from the demo users file (published credentials). */
+export interface DemoUser {
+  username: string;
+  password: string;
+  totpSecret: string;
+  role: Role;
+  departmentId?: string;
+}
+
+/** Settings from the environment, which take precedence over the configuration file. */
+export interface Settings {
+  port: number;
+  host: string;
+  configFile: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  amqpUrl: string | null;
+  clock: 'system' | 'manual';
+  logLevel: string;
+}
+
+function invalid(file: string, path: string, reason: string): GatewayError {
+  return new GatewayError('CONFIG_INVALID', { file, path, reason });
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const port = env.PORT === undefined || env.PORT === '' ? 8080 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('environment', 'PORT', `not a port number: ${env.PORT}`);
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw invalid('environment', 'DATABASE_URL', 'must be a postgres:// URL');
+  const clock = env.PAG_CLOCK || 'system';
+  if (clock !== 'system' && clock !== 'manual') throw invalid('environment', 'PAG_CLOCK', 'must be "manual" or unset');
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    configFile: resolve(env.PAG_CONFIG || join(CONFIG_DIR, 'default.json')),
+    dataDir: resolve(env.DATA_DIR || './data'),
+    databaseUrl,
+    amqpUrl: env.AMQP_URL || null,
+    clock,
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw invalid(file, '/', `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw invalid(file, '/', `is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function check<T>(file: string, schemaId: string, data: unknown): T {
+  const v = validator<T>(schemaId);
+  if (!v(data)) {
+    const p = describeErrors(v.errors)[0]!;
+    throw invalid(file, p.path, p.message);
+  }
+  return data as T;
+}
+
+const DEFAULT_RETRY = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 };
+
+/** Reads, validates and cross-checks a configuration file; throws CONFIG_INVALID naming the bad field. */
+export function loadConfig(file: string): GatewayConfig {
+  type Raw = Omit<GatewayConfig, 'file' | 'calendarFile' | 'adapters'> & {
+    calendar: string;
+    adapters: Record<string, { kind: string; options?: Record<string, unknown>; retry?: Partial<AdapterConfig['retry']> }>;
+  };
+  const raw = check<Raw>(file, 'config.schema.json', readJson(file));
+  const here = dirname(file);
+  const rel = (p: string) => (isAbsolute(p) ? p : join(here, p));
+
+  const adapters: Record<string, AdapterConfig> = {};
+  for (const [name, a] of Object.entries(raw.adapters)) {
+    const options = structuredClone(a.options ?? {});
+    const v = validator(`adapters/${a.kind}.schema.json`);
+    if (!v(options)) {
+      const p = describeErrors(v.errors)[0]!;
+      throw invalid(file, `/adapters/${name}/options${p.path === '/' ? '' : p.path}`, p.message);
+    }
+    adapters[name] = { kind: a.kind, options, retry: { ...DEFAULT_RETRY, ...a.retry } };
+  }
+
+  const ids = new Set<string>();
+  raw.departments.forEach((d, i) => {
+    if (ids.has(d.id)) throw invalid(file, `/departments/${i}/id`, `duplicate department id ${d.id}`);
+    ids.add(d.id);
+    if (!adapters[d.adapter]) throw invalid(file, `/departments/${i}/adapter`, `no adapter named ${d.adapter}`);
+    d.issuesPermit = d.issuesPermit ?? true;
+  });
+  raw.routes.forEach((r, i) => {
+    const dep = raw.departments.find((d) => d.id === r.department);
+    if (!dep) throw invalid(file, `/routes/${i}/department`, `no department ${r.department}`);
+    if (dep.type !== r.type) throw invalid(file, `/routes/${i}/type`, `department ${r.department} is of type ${dep.type}, not ${r.type}`);
+    r.items?.forEach((item, j) => {
+      if (!raw.scopeItems[item]) throw invalid(file, `/routes/${i}/items/${j}`, `no scope item ${item}`);
+    });
+  });
+  raw.eligibility.rules.forEach((rule, i) => {
+    for (const key of ['anyScopeItem', 'allScopeItemsIn'] as const) {
+      rule.when[key]?.forEach((item, j) => {
+        if (!raw.scopeItems[item]) throw invalid(file, `/eligibility/rules/${i}/when/${key}/${j}`, `no scope item ${item}`);
+      });
+    }
+  });
+  raw.creditCodes.blocks.forEach((b, i) => {
+    if (b.first > b.last) throw invalid(file, `/creditCodes/blocks/${i}/first`, 'first is after last');
+  });
+
+  const { calendar, adapters: _a, ...rest } = raw;
+  const cfg: GatewayConfig = {
+    ...rest,
+    gateway: { ...raw.gateway, tokenTtlSeconds: raw.gateway.tokenTtlSeconds ?? 3600, bodyLimitBytes: raw.gateway.bodyLimitBytes ?? 262_144 },
+    file,
+    calendarFile: rel(calendar),
+    adapters,
+  };
+  if (cfg.gateway.demoUsers) cfg.gateway.demoUsers = rel(cfg.gateway.demoUsers);
+  return deepFreeze(cfg);
+}
+
+export function loadDemoUsers(cfg: GatewayConfig): DemoUser[] {
+  if (cfg.gateway.environment !== 'demo' || !cfg.gateway.demoUsers) return [];
+  const file = cfg.gateway.demoUsers;
+  const data = check<{ users: DemoUser[] }>(file, 'demo-users.schema.json', readJson(file));
+  data.users.forEach((u, i) => {
+    if (u.role === 'reviewer' && !cfg.departments.some((d) => d.id === u.departmentId)) {
+      throw invalid(file, `/users/${i}/departmentId`, 'a reviewer needs a configured department');
+    }
+  });
+  return data.users;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,79 @@
+// The one error catalogue: every error the gateway reports has a code, an HTTP status and a message template.
+
+/** Catalogue entry: HTTP status, message template ({name} placeholders) and whether a retry may succeed. */
+export interface ErrorSpec {
+  status: number;
+  message: string;
+  retryable: boolean;
+}
+
+export const ERRORS = {
+  // Requests
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.', retryable: false },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than {limit} bytes.', retryable: false },
+  VALIDATION_FAILED: { status: 422, message: 'The request does not match its schema: {summary}', retryable: false },
+  NOT_FOUND: { status: 404, message: 'No such {what}.', retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route: {method} {path}.', retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.', retryable: false },
+  // Identity and roles
+  UNAUTHENTICATED: { status: 401, message: 'Log in first: send a valid bearer token.', retryable: false },
+  LOGIN_FAILED: { status: 401, message: 'Username, password or one-time code is wrong.', retryable: false },
+  LOGIN_RATE_LIMITED: { status: 429, message: 'Too many login attempts; try again in {seconds} seconds.', retryable: true },
+  FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
+  USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
+  // Cases and workflow
+  DUPLICATE_APPLICATION: { status: 409, message: 'An application for {enterpriseName} in {divisionCode} is already pending as case {caseId}.', retryable: false },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request.', retryable: false },
+  TRANSITION_NOT_ALLOWED: { status: 409, message: 'Cannot {action} a case that is {status}.', retryable: false },
+  REVIEW_NOT_OPEN: { status: 409, message: 'The review by {departmentId} is {state} and takes no opinion now.', retryable: false },
+  ALREADY_EXTENDED: { status: 409, message: 'The review by {departmentId} has already been extended once.', retryable: false },
+  UNKNOWN_DEPARTMENT: { status: 422, message: 'Unknown department {departmentId}.', retryable: false },
+  UNKNOWN_SCOPE_ITEM: { status: 422, message: 'Unknown business-scope item {item}.', retryable: false },
+  UNKNOWN_DIVISION: { status: 422, message: 'No route for division code {divisionCode}.', retryable: false },
+  PERMIT_NOT_EXPECTED: { status: 409, message: 'No permit is expected from {departmentId} for this case.', retryable: false },
+  PERMIT_ALREADY_REPORTED: { status: 409, message: 'The permit from {departmentId} was already reported.', retryable: false },
+  // Codes and calendar
+  INVALID_CREDIT_CODE: { status: 422, message: 'Invalid unified social credit code: {reason}', retryable: false },
+  CREDIT_CODE_BLOCK_EXHAUSTED: { status: 503, message: 'The credit-code block {block} of authority {authority} is exhausted; configure a new block.', retryable: false },
+  CREDIT_CODE_BLOCK_INVALID: { status: 500, message: 'The credit-code block {block} of authority {authority} is misconfigured: {reason}', retryable: false },
+  CALENDAR_NOT_COVERED: { status: 422, message: 'The working-day calendar does not cover {date}.', retryable: false },
+  // Administration
+  CLOCK_NOT_MANUAL: { status: 404, message: 'The clock can only be set when PAG_CLOCK=manual.', retryable: false },
+  CLOCK_BACKWARDS: { status: 409, message: 'The manual clock only moves forward (now {now}).', retryable: false },
+  CONFIG_INVALID: { status: 500, message: 'Configuration {file} is invalid at {path}: {reason}', retryable: false },
+  // Delivery
+  ADAPTER_UNAVAILABLE: { status: 502, message: 'Adapter {adapter} could not deliver: {reason}', retryable: true },
+  DUPLICATE_MESSAGE: { status: 200, message: 'Message {messageId} was already processed.', retryable: false },
+  // Fallback
+  INTERNAL: { status: 500, message: 'Internal error; the event was logged as {ref}.', retryable: true },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A catalogued error: thrown anywhere, rendered by the HTTP layer as `{error: {code, message, details}}`. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, params: Record<string, unknown> = {}, details: Record<string, unknown> = {}) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(spec.message.replace(/\{(\w+)\}/g, (_, k: string) => (k in params ? String(params[k]) : `{${k}}`)));
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryable = spec.retryable;
+    this.details = { ...params, ...details };
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return Object.keys(this.details).length
+      ? { code: this.code, message: this.message, details: this.details }
+      : { code: this.code, message: this.message };
+  }
+}
+
+export function fail(code: ErrorCode, params?: Record<string, unknown>, details?: Record<string, unknown>): never {
+  throw new GatewayError(code, params, details);
+}

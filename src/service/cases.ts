@@ -1,0 +1,328 @@
+// Case service: runs each workflow step as one transaction that writes the state change, its audit events and its outbox messages.
+import { createHash, randomUUID } from 'node:crypto';
+import type { GatewayConfig } from '../config/load.js';
+import { evaluateEligibility } from '../domain/eligibility.js';
+import { fail, GatewayError } from '../domain/errors.js';
+import { resolveDepartments, type Department } from '../domain/routing.js';
+import { composeCreditCode } from '../domain/uscc.js';
+import type { Actor, Application, Case, CaseStatus, Decision, OutgoingIntent } from '../domain/types.js';
+import * as wf from '../domain/workflow.js';
+import type { Hub } from '../bus/hub.js';
+import type { Clock } from '../clock.js';
+import { appendEvents, insertCase, loadCase, loadCases, nextCounter, saveCase } from '../store/case-repo.js';
+import { placeholders, type Db, type Sql } from '../store/sql.js';
+
+/** Filters of the case list. */
+export interface CaseFilter {
+  status?: CaseStatus;
+  divisionCode?: string;
+  departmentId?: string;
+  enterpriseName?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** An incoming message's identity, for exactly-once effect (inbox de-duplication). */
+export interface InboundRef {
+  messageId: string;
+  kind: string;
+}
+
+export class CaseService {
+  private readonly departments: Map<string, Department>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: GatewayConfig,
+    private readonly clock: Clock,
+    private readonly addWorkingDays: wf.AddWorkingDays,
+    private readonly hub: Hub,
+  ) {
+    this.departments = new Map(config.departments.map((d) => [d.id, d]));
+  }
+
+  department(id: string): Department | undefined {
+    return this.departments.get(id);
+  }
+
+  private ctx(): wf.WorkflowContext {
+    return { now: this.clock.now(), addWorkingDays: this.addWorkingDays, rules: this.config.deadlines };
+  }
+
+  /** One-door acceptance: records the application (refused at once if outside the pilot scope). */
+  async submit(app: Application, actor: Actor, idempotencyKey?: string): Promise<{ case: Case; replayed: boolean }> {
+    const requestHash = createHash('sha256').update(JSON.stringify(app)).digest('hex');
+    if (idempotencyKey) {
+      const prior = await this.idempotent(this.db, idempotencyKey, requestHash);
+      if (prior) return { case: prior, replayed: true };
+    }
+    // Routing errors (unknown scope item or division) are the applicant's to fix, so they are checked before anything is written.
+    resolveDepartments(app, this.config);
+    const verdict = evaluateEligibility(app, this.config.eligibility);
+    const now = this.clock.now();
+    try {
+      const result = await this.db.tx(async (sql) => {
+        if (idempotencyKey) {
+          const prior = await this.idempotent(sql, idempotencyKey, requestHash);
+          if (prior) return { c: prior, replayed: true };
+        }
+        const pending = verdict.eligible ? await this.pendingCaseId(sql, app) : undefined;
+        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+        const day = new Date(now + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
+        const serial = await nextCounter(sql, `case-reference:${app.divisionCode}:${day}`, 1);
+        // The serial is padded to six digits but never truncated: a busy day simply gets longer references.
+        const reference = `${app.divisionCode}-${day}-${String(serial).padStart(6, '0')}`;
+        const c: Case = {
+          id: randomUUID(),
+          reference,
+          status: verdict.eligible ? 'submitted' : 'refused',
+          application: app,
+          createdAt: now,
+          updatedAt: now,
+          refusedRule: verdict.eligible ? null : verdict.ruleId,
+          statusReason: verdict.eligible ? null : verdict.reason,
+          licenceDueAt: null,
+          licenceDueProvisional: false,
+          licenceOverdueAt: null,
+          licence: null,
+          reviews: [],
+          permits: [],
+          version: 1,
+        };
+        await insertCase(sql, c);
+        const events = [{ action: 'case.submitted', data: { reference, enterpriseName: app.enterpriseName, divisionCode: app.divisionCode } }];
+        if (!verdict.eligible) events.push({ action: 'case.refused', data: { rule: verdict.ruleId, reason: verdict.reason } as never });
+        await appendEvents(sql, c.id, now, actor, events);
+        if (idempotencyKey) {
+          await sql.run('INSERT INTO idempotency (key, request_hash, case_id, created_at) VALUES ($1, $2, $3, $4)', [idempotencyKey, requestHash, c.id, now]);
+        }
+        return { c, replayed: false };
+      });
+      if (!result.replayed) this.hub.committed({ events: true });
+      return { case: result.c, replayed: result.replayed };
+    } catch (e) {
+      // Two submissions racing past the check meet the unique index; report it as the duplicate it is.
+      if (!(e instanceof GatewayError) && /unique|duplicate key/i.test(String((e as Error).message))) {
+        if (idempotencyKey) {
+          const prior = await this.idempotent(this.db, idempotencyKey, requestHash);
+          if (prior) return { case: prior, replayed: true };
+        }
+        const pending = await this.pendingCaseId(this.db, app);
+        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+      }
+      throw e;
+    }
+  }
+
+  private async idempotent(sql: Sql, key: string, requestHash: string): Promise<Case | undefined> {
+    const row = await sql.get<{ request_hash: string; case_id: string }>('SELECT request_hash, case_id FROM idempotency WHERE key = $1', [key]);
+    if (!row) return undefined;
+    if (row.request_hash !== requestHash) fail('IDEMPOTENCY_KEY_REUSED');
+    return loadCase(sql, row.case_id);
+  }
+
+  private async pendingCaseId(sql: Sql, app: Application): Promise<string | undefined> {
+    const row = await sql.get<{ id: string }>(
+      `SELECT id FROM cases WHERE division_code = $1 AND enterprise_name = $2 AND status IN ('submitted', 'returned', 'in_review', 'awaiting_licence')`,
+      [app.divisionCode, app.enterpriseName],
+    );
+    return row?.id;
+  }
+
+  /** Loads, transforms and saves one case in a transaction; writes its events and outbox messages with it. */
+  private async mutate(id: string, actor: Actor, step: (c: Case, sql: Sql) => Promise<wf.Transition> | wf.Transition, inbound?: InboundRef): Promise<Case> {
+    const result = await this.db.tx(async (sql) => {
+      if (inbound) {
+        const seen = await sql.get<{ result: string }>('SELECT result FROM inbox WHERE message_id = $1', [inbound.messageId]);
+        if (seen) return { duplicate: true as const, caseId: id };
+      }
+      const before = await loadCase(sql, id, true);
+      if (!before) fail('NOT_FOUND', { what: 'case' });
+      const t = await step(before, sql);
+      await this.persist(sql, before, t, actor);
+      if (inbound) {
+        await sql.run('INSERT INTO inbox (message_id, kind, case_id, received_at, result) VALUES ($1, $2, $3, $4, $5)', [
+          inbound.messageId, inbound.kind, id, this.clock.now(), JSON.stringify({ status: t.case.status }),
+        ]);
+      }
+      return { duplicate: false as const, case: t.case, outbox: t.outgoing.length > 0 };
+    });
+    if (result.duplicate) {
+      const c = await this.get(id);
+      return c;
+    }
+    this.hub.committed({ outbox: result.outbox, events: true });
+    return result.case;
+  }
+
+  private async persist(sql: Sql, before: Case, t: wf.Transition, actor: Actor): Promise<void> {
+    if (t.events.length === 0) return;
+    await saveCase(sql, before, t.case);
+    await appendEvents(sql, t.case.id, t.case.updatedAt, actor, t.events);
+    await this.enqueue(sql, t.case.id, t.outgoing, t.case.updatedAt);
+  }
+
+  private async enqueue(sql: Sql, caseId: string, intents: OutgoingIntent[], now: number): Promise<void> {
+    if (intents.length === 0) return;
+    const params: unknown[] = [];
+    const rows: string[] = [];
+    // Outbox scheduling uses real time: retries are transport, not workflow, and must go on while a manual clock stands still.
+    const real = Date.now();
+    for (const i of intents) {
+      const dep = this.departments.get(i.departmentId);
+      if (!dep) fail('UNKNOWN_DEPARTMENT', { departmentId: i.departmentId });
+      const b = params.length;
+      rows.push(`(${placeholders(9, b + 1)}, 'ready', 0)`);
+      params.push(randomUUID(), caseId, i.departmentId, dep.adapter, i.kind, JSON.stringify(i.payload), real, now, now);
+    }
+    await sql.run(
+      `INSERT INTO outbox (id, case_id, department_id, adapter, kind, payload, next_attempt_at, created_at, updated_at, state, attempts) VALUES ${rows.join(', ')}`,
+      params,
+    );
+  }
+
+  accept(id: string, actor: Actor): Promise<Case> {
+    return this.mutate(id, actor, (c) => {
+      const deps = resolveDepartments(c.application, this.config).map((d) => ({ id: d.id, level: d.level, issuesPermit: d.issuesPermit }));
+      return wf.accept(c, deps, this.ctx(), actor);
+    });
+  }
+
+  returnForCorrection(id: string, reason: string, actor: Actor): Promise<Case> {
+    return this.mutate(id, actor, (c) => wf.returnForCorrection(c, reason, this.ctx(), actor));
+  }
+
+  terminate(id: string, reason: string, actor: Actor): Promise<Case> {
+    return this.mutate(id, actor, (c) => wf.terminate(c, reason, this.ctx(), actor));
+  }
+
+  opinion(id: string, departmentId: string, decision: Decision, reasons: string | null, actor: Actor, inbound?: InboundRef): Promise<Case> {
+    if (!this.departments.has(departmentId)) fail('UNKNOWN_DEPARTMENT', { departmentId });
+    return this.mutate(id, actor, (c) => wf.applyOpinion(c, departmentId, decision, reasons, this.ctx(), actor), inbound);
+  }
+
+  reportPermit(id: string, departmentId: string, permitNumber: string, actor: Actor, inbound?: InboundRef): Promise<Case> {
+    if (!this.departments.has(departmentId)) fail('UNKNOWN_DEPARTMENT', { departmentId });
+    return this.mutate(id, actor, (c) => wf.reportPermit(c, departmentId, permitNumber, this.ctx(), actor), inbound);
+  }
+
+  /** Issues the licence with a credit code allocated in the same transaction, so a rolled-back issue leaves no gap in use. */
+  issueLicence(id: string, actor: Actor): Promise<Case> {
+    return this.mutate(id, actor, async (c, sql) => {
+      if (c.status !== 'awaiting_licence') fail('TRANSITION_NOT_ALLOWED', { action: 'issue a licence for', status: c.status });
+      const code = await this.allocateCreditCode(sql, c.application.legalForm);
+      const permits = c.reviews.filter((r) => this.departments.get(r.departmentId)?.issuesPermit).map((r) => r.departmentId);
+      return wf.issueLicence(c, code, permits, this.ctx(), actor);
+    });
+  }
+
+  private async allocateCreditCode(sql: Sql, legalForm: string): Promise<string> {
+    const blocks = this.config.creditCodes.blocks;
+    const forForm = blocks.filter((b) => b.legalForms?.includes(legalForm));
+    const candidates = forForm.length > 0 ? forForm : blocks.filter((b) => !b.legalForms);
+    let last: GatewayError | undefined;
+    for (const block of candidates) {
+      const serial = await nextCounter(sql, `uscc:${block.authority}:${block.block}`, block.first);
+      try {
+        return composeCreditCode(block, serial);
+      } catch (e) {
+        if (!(e instanceof GatewayError) || e.code !== 'CREDIT_CODE_BLOCK_EXHAUSTED') throw e;
+        last = e; // this block is used up; the next configured block of the same kind may still have codes
+      }
+    }
+    throw last ?? new GatewayError('CREDIT_CODE_BLOCK_EXHAUSTED', { authority: this.config.gateway.authority, block: '(none configured)' });
+  }
+
+  /** Marks notifications as delivered (batch, one transaction); each review's clock starts at its own delivery. */
+  async markDelivered(items: { caseId: string; departmentId: string; via: string }[], sql: Sql): Promise<number> {
+    const cases = await loadCases(sql, items.map((i) => i.caseId), true);
+    let changed = 0;
+    const working = new Map(cases);
+    for (const item of items) {
+      const before = working.get(item.caseId);
+      if (!before) continue;
+      const t = wf.markDelivered(before, item.departmentId, this.ctx(), item.via);
+      if (t.events.length === 0) continue;
+      await this.persist(sql, before, t, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via });
+      working.set(item.caseId, t.case);
+      changed++;
+    }
+    return changed;
+  }
+
+  /** Fires due deadlines: deemed approvals, overdue licences and permits. Returns how many fired. */
+  async fireDeadlines(limit: number): Promise<number> {
+    const now = this.clock.now();
+    const due = await this.db.all<{ case_id: string; department_id: string | null; kind: string }>(
+      `SELECT case_id, department_id, 'review' AS kind FROM reviews WHERE state IN ('delivered', 'extended') AND due_at <= $1
+       UNION ALL SELECT id, NULL, 'licence' FROM cases WHERE status = 'awaiting_licence' AND licence_overdue_at IS NULL AND licence_due_at <= $1
+       UNION ALL SELECT case_id, department_id, 'permit' FROM permits WHERE reported_at IS NULL AND overdue_at IS NULL AND due_at <= $1
+       LIMIT $2`,
+      [now, limit],
+    );
+    if (due.length === 0) return 0;
+    const fired = await this.db.tx(async (sql) => {
+      // SKIP LOCKED: another gateway already firing a case's deadline leaves it to that gateway.
+      const ids = [...new Set(due.map((d) => d.case_id))].sort();
+      const rows = await sql.all<{ id: string }>(
+        `SELECT id FROM cases WHERE id IN (${placeholders(ids.length)}) ORDER BY id${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+        ids,
+      );
+      const cases = await loadCases(sql, rows.map((r) => r.id));
+      const ctx = { ...this.ctx(), now };
+      let n = 0;
+      for (const d of due) {
+        const before = cases.get(d.case_id);
+        if (!before) continue;
+        const t =
+          d.kind === 'review' ? wf.deadlinePassed(before, d.department_id!, ctx)
+          : d.kind === 'licence' ? wf.licenceOverdue(before, ctx)
+          : wf.permitOverdue(before, d.department_id!, ctx);
+        if (t.events.length === 0) continue;
+        await this.persist(sql, before, t, { kind: 'system', id: 'timekeeper', role: 'timekeeper' });
+        cases.set(d.case_id, t.case);
+        n++;
+      }
+      return n;
+    });
+    if (fired > 0) this.hub.committed({ events: true });
+    return fired;
+  }
+
+  async get(id: string): Promise<Case> {
+    const c = await loadCase(this.db, id);
+    if (!c) fail('NOT_FOUND', { what: 'case' });
+    return c;
+  }
+
+  async list(f: CaseFilter): Promise<{ cases: Case[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (cond: string, v: unknown) => {
+      params.push(v);
+      where.push(cond.replace('?', `$${params.length}`));
+    };
+    if (f.status) add('status = ?', f.status);
+    if (f.divisionCode) add('division_code = ?', f.divisionCode);
+    if (f.enterpriseName) add('enterprise_name = ?', f.enterpriseName);
+    if (f.departmentId) add('id IN (SELECT case_id FROM reviews WHERE department_id = ?)', f.departmentId);
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM cases ${w}`, params))!.n;
+    const limit = Math.min(f.limit ?? 50, 500);
+    const ids = await this.db.all<{ id: string }>(
+      `SELECT id FROM cases ${w} ORDER BY created_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, limit, f.offset ?? 0],
+    );
+    const map = await loadCases(this.db, ids.map((r) => r.id));
+    return { cases: ids.map((r) => map.get(r.id)!).filter(Boolean), total: Number(total) };
+  }
+
+  /** The case's timeline: its audit events in order. */
+  async timeline(id: string): Promise<{ at: number; action: string; actor: Actor; data: Record<string, unknown> }[]> {
+    const rows = await this.db.all<{ at: number; action: string; actor: string; data: string }>(
+      'SELECT at, action, actor, data FROM events WHERE case_id = $1 ORDER BY seq',
+      [id],
+    );
+    return rows.map((r) => ({ at: Number(r.at), action: r.action, actor: JSON.parse(r.actor) as Actor, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+}

@@ -1,0 +1,154 @@
+// Schema migrations, written once in the SQL both dialects share; applied in order at start-up.
+import type { Db } from './sql.js';
+
+const PENDING = "('submitted', 'returned', 'in_review', 'awaiting_licence')";
+
+/** Each migration is a list of statements; {serial} becomes the dialect's auto-incrementing key. */
+const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE cases (
+      id TEXT PRIMARY KEY,
+      reference TEXT NOT NULL UNIQUE,
+      status TEXT NOT NULL,
+      enterprise_name TEXT NOT NULL,
+      division_code TEXT NOT NULL,
+      industry TEXT NOT NULL,
+      application TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      refused_rule TEXT,
+      status_reason TEXT,
+      licence_due_at BIGINT,
+      licence_due_provisional INTEGER NOT NULL DEFAULT 0,
+      licence_overdue_at BIGINT,
+      credit_code TEXT UNIQUE,
+      licence_issued_at BIGINT,
+      licence_issued_by TEXT,
+      version INTEGER NOT NULL
+    )`,
+    // At most one pending application per enterprise name and district, enforced by the database itself.
+    `CREATE UNIQUE INDEX cases_pending_name ON cases (division_code, enterprise_name) WHERE status IN ${PENDING}`,
+    `CREATE INDEX cases_status ON cases (status, created_at)`,
+    `CREATE INDEX cases_licence_due ON cases (licence_due_at) WHERE status = 'awaiting_licence' AND licence_overdue_at IS NULL`,
+    `CREATE TABLE reviews (
+      case_id TEXT NOT NULL REFERENCES cases (id),
+      department_id TEXT NOT NULL,
+      level TEXT NOT NULL,
+      state TEXT NOT NULL,
+      delivered_at BIGINT,
+      due_at BIGINT,
+      provisional INTEGER NOT NULL DEFAULT 0,
+      extended INTEGER NOT NULL DEFAULT 0,
+      decision TEXT,
+      reasons TEXT,
+      answered_by TEXT,
+      answered_via TEXT,
+      decided_at BIGINT,
+      PRIMARY KEY (case_id, department_id)
+    )`,
+    `CREATE INDEX reviews_due ON reviews (due_at) WHERE state IN ('delivered', 'extended')`,
+    `CREATE INDEX reviews_department ON reviews (department_id, state)`,
+    `CREATE TABLE permits (
+      case_id TEXT NOT NULL REFERENCES cases (id),
+      department_id TEXT NOT NULL,
+      due_at BIGINT NOT NULL,
+      provisional INTEGER NOT NULL DEFAULT 0,
+      reported_at BIGINT,
+      permit_number TEXT,
+      overdue_at BIGINT,
+      PRIMARY KEY (case_id, department_id)
+    )`,
+    `CREATE INDEX permits_due ON permits (due_at) WHERE reported_at IS NULL AND overdue_at IS NULL`,
+    `CREATE TABLE events (
+      seq {serial},
+      case_id TEXT,
+      at BIGINT NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      data TEXT NOT NULL,
+      chain_pos BIGINT UNIQUE,
+      hash TEXT
+    )`,
+    `CREATE INDEX events_case ON events (case_id, seq)`,
+    `CREATE INDEX events_unsealed ON events (seq) WHERE chain_pos IS NULL`,
+    `CREATE TABLE audit_head (id INTEGER PRIMARY KEY, pos BIGINT NOT NULL, hash TEXT NOT NULL)`,
+    `INSERT INTO audit_head (id, pos, hash) VALUES (1, 0, '${'0'.repeat(64)}')`,
+    `CREATE TABLE outbox (
+      id TEXT PRIMARY KEY,
+      case_id TEXT,
+      department_id TEXT NOT NULL,
+      adapter TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at BIGINT NOT NULL,
+      lease_until BIGINT,
+      lease_owner TEXT,
+      last_error TEXT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      delivered_at BIGINT
+    )`,
+    `CREATE INDEX outbox_ready ON outbox (next_attempt_at) WHERE state IN ('ready', 'waiting_retry', 'sending')`,
+    `CREATE INDEX outbox_case ON outbox (case_id)`,
+    `CREATE TABLE delivery_attempts (
+      id {serial},
+      message_id TEXT NOT NULL,
+      at BIGINT NOT NULL,
+      outcome TEXT NOT NULL,
+      error TEXT
+    )`,
+    `CREATE INDEX delivery_attempts_message ON delivery_attempts (message_id, id)`,
+    `CREATE TABLE inbox (
+      message_id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      case_id TEXT,
+      received_at BIGINT NOT NULL,
+      result TEXT NOT NULL
+    )`,
+    `CREATE TABLE idempotency (
+      key TEXT PRIMARY KEY,
+      request_hash TEXT NOT NULL,
+      case_id TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)`,
+    `CREATE TABLE users (
+      id TEXT PRIMARY KEY,
+      username TEXT NOT NULL UNIQUE,
+      password_hash TEXT NOT NULL,
+      totp_secret TEXT NOT NULL,
+      role TEXT NOT NULL,
+      department_id TEXT,
+      last_totp_step BIGINT,
+      demo INTEGER NOT NULL DEFAULT 0,
+      created_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+    `CREATE TABLE calendar_days (
+      day TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      source TEXT NOT NULL,
+      changed_by TEXT,
+      changed_at BIGINT
+    )`,
+    `CREATE TABLE calendar_years (year INTEGER PRIMARY KEY)`,
+  ],
+];
+
+/** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
+export async function migrate(db: Db): Promise<void> {
+  const serial = db.dialect === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
+  await db.tx(async (sql) => {
+    // Two gateways starting together on one PostgreSQL must not both migrate.
+    if (sql.dialect === 'postgres') await sql.run('SELECT pg_advisory_xact_lock(7720001)');
+    await sql.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    const row = await sql.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    const current = row?.v ?? 0;
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      for (const stmt of MIGRATIONS[v - 1]!) await sql.run(stmt.replaceAll('{serial}', serial));
+      await sql.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+    }
+  });
+}

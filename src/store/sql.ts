@@ -1,0 +1,27 @@
+// The store port: a tiny SQL contract (all, get, run, tx) that both SQLite and PostgreSQL implement.
+
+/** Query access, inside or outside a transaction. Placeholders are written $1, $2, ... for both dialects. */
+export interface Sql {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
+  /** Runs a statement; resolves to the number of rows it changed. */
+  run(text: string, params?: unknown[]): Promise<number>;
+}
+
+/** A database: queries plus transactions. `tx` retries the whole function on deadlock or serialization failure. */
+export interface Db extends Sql {
+  tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  /** A short description for logs and /healthz, without credentials. */
+  readonly description: string;
+}
+
+/** `FOR UPDATE` where the dialect has row locks; SQLite transactions are already exclusive (BEGIN IMMEDIATE). */
+export const forUpdate = (sql: Sql, skipLocked = false): string =>
+  sql.dialect === 'postgres' ? (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE') : '';
+
+/** Placeholders `$1..$n` as a list, for `IN (...)` and multi-row VALUES. */
+export function placeholders(count: number, start = 1): string {
+  return Array.from({ length: count }, (_, i) => `$${start + i}`).join(', ');
+}
