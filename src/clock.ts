@@ -17,7 +17,7 @@ export class SystemClock implements Clock {
   }
 }
 
-/** A clock that stands still until set; it only moves forward so deadlines already fired stay consistent. */
+/** A clock that stands still until set (PAG_CLOCK=manual, for demos and tests). */
 export class ManualClock implements Clock {
   readonly manual = true;
   readonly events = new EventEmitter();
@@ -25,11 +25,8 @@ export class ManualClock implements Clock {
   now(): number {
     return this.current;
   }
-  /** Returns false (and changes nothing) when asked to move backwards. */
-  set(ms: number): boolean {
-    if (ms < this.current) return false;
+  set(ms: number): void {
     this.current = ms;
     this.events.emit('changed', ms);
-    return true;
   }
 }

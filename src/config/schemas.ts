@@ -36,6 +36,14 @@ export function schemaRegistry(): Ajv2020 {
   return a;
 }
 
+/** Compiles every registered schema, so a broken contract stops start-up instead of failing a request later. */
+export function compileAll(): void {
+  const a = schemaRegistry();
+  for (const id of Object.keys((a as unknown as { schemas: Record<string, unknown> }).schemas)) {
+    if (id.endsWith('.schema.json')) a.getSchema(id);
+  }
+}
+
 export function validator<T>(id: string): ValidateFunction<T> {
   const v = schemaRegistry().getSchema<T>(id);
   if (!v) throw new Error(`schema ${id} is not registered`);

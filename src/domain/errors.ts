@@ -39,7 +39,6 @@ export const ERRORS = {
   CALENDAR_NOT_COVERED: { status: 422, message: 'The working-day calendar does not cover {date}.', retryable: false },
   // Administration
   CLOCK_NOT_MANUAL: { status: 404, message: 'The clock can only be set when PAG_CLOCK=manual.', retryable: false },
-  CLOCK_BACKWARDS: { status: 409, message: 'The manual clock only moves forward (now {now}).', retryable: false },
   CONFIG_INVALID: { status: 500, message: 'Configuration {file} is invalid at {path}: {reason}', retryable: false },
   // Delivery
   ADAPTER_UNAVAILABLE: { status: 502, message: 'Adapter {adapter} could not deliver: {reason}', retryable: true },

@@ -1,0 +1,96 @@
+// The `pag` command line: start, demo, user add, uscc validate, audit verify, check-config.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { usccValidateCommand } from './cli/uscc.js';
+import { loadConfig, settingsFromEnv } from './config/load.js';
+import { GatewayError } from './domain/errors.js';
+import type { Role } from './domain/types.js';
+
+const USAGE = `usage: pag <command>
+  start                         run the gateway (PORT, HOST, PAG_CONFIG, DATA_DIR, DATABASE_URL, PAG_CLOCK)
+  demo                          walk sample applications through every path, printing a timeline
+  check-config [FILE]           validate a configuration file
+  user add NAME --role ROLE [--department ID] --password-stdin
+                                create a user; prints the otpauth:// URI of its TOTP secret
+  uscc validate [--strict] CODE...
+                                check unified social credit codes and 15-digit registration numbers
+  audit verify                  walk the audit chain; report the first altered, inserted or deleted event`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start': {
+      const { runServer } = await import('./cli/start.js');
+      return runServer();
+    }
+    case 'demo': {
+      const { runDemo } = await import('./cli/demo.js');
+      return runDemo();
+    }
+    case 'check-config': {
+      const file = rest[0] ?? settingsFromEnv().configFile;
+      loadConfig(file);
+      console.log(`OK ${file}`);
+      return 0;
+    }
+    case 'uscc':
+      return usccValidateCommand(rest, (line) => console.log(line));
+    case 'user': {
+      if (rest[0] !== 'add') break;
+      const { values, positionals } = parseArgs({
+        args: rest.slice(1),
+        allowPositionals: true,
+        options: { role: { type: 'string' }, department: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+      });
+      const roles: Role[] = ['secretary', 'registrar', 'reviewer', 'supervisor', 'admin'];
+      if (positionals.length !== 1 || !values.role || !roles.includes(values.role as Role) || !values['password-stdin']) {
+        console.error(`pag user add: give one NAME, --role (${roles.join(', ')}) and --password-stdin`);
+        return 2;
+      }
+      const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      const { Gateway } = await import('./gateway.js');
+      const gw = await Gateway.open({ settings: settingsFromEnv() });
+      try {
+        const { user, otpauth } = await gw.users.add({ username: positionals[0]!, password, role: values.role as Role, departmentId: values.department });
+        console.log(`created ${user.username} (${user.role}${user.departmentId ? `, ${user.departmentId}` : ''})`);
+        console.log(otpauth);
+      } finally {
+        await gw.stop();
+      }
+      return 0;
+    }
+    case 'audit': {
+      if (rest[0] !== 'verify') break;
+      const { Gateway } = await import('./gateway.js');
+      const { seal, verifyChain } = await import('./bus/audit.js');
+      const gw = await Gateway.open({ settings: settingsFromEnv() });
+      try {
+        while ((await seal(gw.db)).length > 0);
+        const r = await verifyChain(gw.db);
+        if (r.ok) console.log(`OK: ${r.checked} events verified; chain head ${r.head.pos} ${r.head.hash}`);
+        else console.log(`TAMPERED: ${r.problem!.kind} event at position ${r.problem!.position}${r.problem!.seq ? ` (seq ${r.problem!.seq})` : ''}: ${r.problem!.detail}`);
+        return r.ok ? 0 : 1;
+      } finally {
+        await gw.stop();
+      }
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+  }
+  console.error(`pag: unknown command ${argv.join(' ')}\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof GatewayError) console.error(`pag: ${e.code}: ${e.message}`);
+    else console.error(`pag: ${(e as Error).message}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,163 @@
+// Composition root: wires configuration, store, clock, adapters, services, background workers and the HTTP server.
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Adapter, AdapterHealth } from '../adapters/adapter.js';
+import { createAdapter } from '../adapters/index.js';
+import { Dispatcher } from './bus/dispatcher.js';
+import { Hub } from './bus/hub.js';
+import { Sealer } from './bus/sealer.js';
+import { Timekeeper } from './bus/timekeeper.js';
+import { loadCalendar } from './calendar/load.js';
+import type { WorkingCalendar } from './calendar/working-days.js';
+import { ManualClock, SystemClock, type Clock } from './clock.js';
+import { compileAll } from './config/schemas.js';
+import { loadConfig, loadDemoUsers, type GatewayConfig, type Settings } from './config/load.js';
+import { fail } from './domain/errors.js';
+import type { Actor } from './domain/types.js';
+import type { AddWorkingDays } from './domain/workflow.js';
+import { createApp } from './http/app.js';
+import { createLogger } from './log.js';
+import { CaseService } from './service/cases.js';
+import { supervisionReport, type SupervisionReport } from './service/supervision.js';
+import { UserService } from './service/users.js';
+import { appendEvents } from './store/case-repo.js';
+import { migrate } from './store/migrations.js';
+import { PostgresDb } from './store/postgres.js';
+import type { Db } from './store/sql.js';
+import { SqliteDb } from './store/sqlite.js';
+import { TokenService } from './trust/tokens.js';
+
+/** What `Gateway.open` needs; tests pass their own store and logger. */
+export interface GatewayOptions {
+  settings: Settings;
+  db?: Db;
+  logger?: Logger;
+  /** Background poll intervals; tests may shorten them. */
+  pollMs?: number;
+}
+
+export function openDb(settings: Settings): Db {
+  return settings.databaseUrl ? new PostgresDb(settings.databaseUrl) : new SqliteDb(join(settings.dataDir, 'gateway.sqlite'));
+}
+
+export class Gateway {
+  readonly hub = new Hub();
+  readonly adapters = new Map<string, Adapter>();
+  readonly cases: CaseService;
+  readonly users: UserService;
+  readonly dispatcher: Dispatcher;
+  readonly timekeeper: Timekeeper;
+  readonly sealer: Sealer;
+  private server: Server | null = null;
+
+  private constructor(
+    readonly settings: Settings,
+    readonly config: GatewayConfig,
+    readonly db: Db,
+    readonly clock: Clock,
+    readonly calendar: WorkingCalendar,
+    readonly tokens: TokenService,
+    readonly log: Logger,
+    pollMs: number,
+  ) {
+    const addWorkingDays: AddWorkingDays = (from, n) => {
+      const r = calendar.addWorkingDays(new Date(from), n);
+      return { dueAt: r.dueAt.getTime(), provisional: r.provisional };
+    };
+    this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub);
+    this.users = new UserService(db, tokens, config.gateway.name, (id) => config.departments.some((d) => d.id === id));
+    for (const [name, a] of Object.entries(config.adapters)) this.adapters.set(name, createAdapter(name, a.kind, a.options));
+    this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {
+      batch: 200,
+      pollMs,
+      concurrency: 16,
+    });
+    this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch: 500, pollMs });
+    this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs });
+  }
+
+  /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */
+  static async open(opts: GatewayOptions): Promise<Gateway> {
+    const { settings } = opts;
+    const log = opts.logger ?? createLogger(settings.logLevel);
+    compileAll();
+    const config = loadConfig(settings.configFile);
+    const calendar = loadCalendar(config.calendarFile);
+    const db = opts.db ?? openDb(settings);
+    await migrate(db);
+    let clock: Clock = new SystemClock();
+    if (settings.clock === 'manual') {
+      const saved = await db.get<{ value: string }>("SELECT value FROM settings WHERE key = 'manual_clock'");
+      clock = new ManualClock(saved ? Number(saved.value) : Date.now());
+    }
+    const tokens = await TokenService.create({ issuer: config.gateway.id, audience: `${config.gateway.id}/api`, ttlSeconds: config.gateway.tokenTtlSeconds, secret: await tokenSecret(db) });
+    const gw = new Gateway(settings, config, db, clock, calendar, tokens, log, opts.pollMs ?? 500);
+    for (const u of loadDemoUsers(config)) {
+      if (!(await gw.users.exists(u.username))) await gw.users.add({ ...u, demo: true });
+    }
+    return gw;
+  }
+
+  /** Starts adapters and background workers, then listens. */
+  async start(): Promise<{ port: number; host: string }> {
+    for (const a of this.adapters.values()) await a.start({ gatewayId: this.config.gateway.id, logger: this.log.child({ module: 'adapter', adapter: a.name }) });
+    const app = createApp(this, this.log.child({ module: 'http' }));
+    await this.sealer.start();
+    this.dispatcher.start();
+    this.timekeeper.start();
+    await new Promise<void>((resolve, reject) => {
+      this.server = app.listen(this.settings.port, this.settings.host, () => resolve());
+      this.server.once('error', reject);
+    });
+    const addr = this.server!.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.settings.port;
+    this.log.info({ port, host: this.settings.host, store: this.db.description, clock: this.clock.manual ? 'manual' : 'system', environment: this.config.gateway.environment }, 'gateway listening');
+    return { port, host: this.settings.host };
+  }
+
+  async stop(): Promise<void> {
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+      this.server = null;
+    }
+    await this.timekeeper.stop();
+    await this.dispatcher.stop();
+    await this.sealer.stop();
+    for (const a of this.adapters.values()) await a.stop();
+    await this.db.close();
+  }
+
+  async adapterHealth(): Promise<Record<string, AdapterHealth>> {
+    const out: Record<string, AdapterHealth> = {};
+    for (const [name, a] of this.adapters) out[name] = await a.health().catch((e: Error) => ({ ok: false, detail: e.message }));
+    return out;
+  }
+
+  supervision(): Promise<SupervisionReport> {
+    return supervisionReport(this.db, this.clock.now(), (from, n) => this.calendar.addWorkingDays(new Date(from), n).dueAt.getTime());
+  }
+
+  /** Moves the manual clock forward, persists it, audits it, and lets the timekeeper act at once. */
+  async setClock(ms: number, actor: Actor): Promise<void> {
+    if (!(this.clock instanceof ManualClock)) fail('CLOCK_NOT_MANUAL');
+    // Moving back is allowed (a test or demo starts from a fixed date); what already fired stays fired, and the audit says so.
+    const backwards = ms < this.clock.now();
+    await this.db.tx(async (sql) => {
+      await sql.run("INSERT INTO settings (key, value) VALUES ('manual_clock', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [String(ms)]);
+      await appendEvents(sql, null, ms, actor, [{ action: 'clock.set', data: { now: new Date(ms).toISOString(), backwards } }]);
+    });
+    (this.clock as ManualClock).set(ms);
+    this.hub.committed({ events: true });
+    await this.timekeeper.settled();
+  }
+}
+
+/** The token signing secret lives in the store so that every instance on one database accepts the others' tokens. */
+async function tokenSecret(db: Db): Promise<Uint8Array> {
+  const { randomBytes } = await import('node:crypto');
+  await db.run("INSERT INTO settings (key, value) VALUES ('token_secret', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString('base64')]);
+  const row = await db.get<{ value: string }>("SELECT value FROM settings WHERE key = 'token_secret'");
+  return new Uint8Array(Buffer.from(row!.value, 'base64'));
+}

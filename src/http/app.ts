@@ -1,0 +1,205 @@
+// The express application: REST API, live streams, health and the OpenAPI document.
+import express, { type Request, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { verifyChain } from '../bus/audit.js';
+import { describeErrors, validator } from '../config/schemas.js';
+import { fail, GatewayError } from '../domain/errors.js';
+import type { Application, Case, Decision } from '../domain/types.js';
+import type { Gateway } from '../gateway.js';
+import { actorOf, authenticate, requireRole } from './auth.js';
+import { errorHandler, notFound } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { streamEvents } from './sse.js';
+import { caseView } from './views.js';
+
+function body<T>(schemaId: string): RequestHandler {
+  const v = validator<T>(schemaId);
+  return (req, _res, next) => {
+    if (req.body === undefined) {
+      // express.json leaves the body unset for other media types; an empty body is fine for routes without fields.
+      if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) return next(new GatewayError('UNSUPPORTED_MEDIA_TYPE'));
+      req.body = {};
+    }
+    if (!v(req.body)) {
+      const problems = describeErrors(v.errors);
+      return next(new GatewayError('VALIDATION_FAILED', { summary: problems.map((p) => `${p.path} ${p.message}`).join('; ') }, { errors: problems }));
+    }
+    next();
+  };
+}
+
+const param = (req: Request, name: string): string => String(req.params[name]);
+
+export function createApp(gw: Gateway, log: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(express.json({ limit: gw.config.gateway.bodyLimitBytes, strict: false }));
+
+  app.get('/healthz', async (_req, res) => {
+    const db = await gw.db.get('SELECT 1 AS ok').then(() => true, () => false);
+    const adapters = await gw.adapterHealth();
+    res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', store: gw.db.dialect, clock: gw.clock.manual ? 'manual' : 'system', now: new Date(gw.clock.now()).toISOString(), adapters });
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(gw.clock.manual));
+  });
+
+  app.post('/api/auth/login', body<{ username: string; password: string; otp: string }>('api/login.schema.json'), async (req, res) => {
+    const { username, password, otp } = req.body;
+    const { token, principal } = await gw.users.login(username, password, otp, req.socket.remoteAddress ?? 'unknown');
+    res.json({ token, tokenType: 'Bearer', expiresIn: gw.config.gateway.tokenTtlSeconds, user: { username: principal.username, role: principal.role, departmentId: principal.departmentId ?? null } });
+  });
+
+  const api = express.Router();
+  api.use(authenticate(gw.tokens));
+
+  api.get('/me', (req, res) => {
+    const p = req.principal!;
+    res.json({ username: p.username, role: p.role, departmentId: p.departmentId ?? null });
+  });
+
+  /** A reviewer sees only cases their department reviews; for them any other case simply does not exist. */
+  const visibleCase = async (req: Request): Promise<Case> => {
+    const c = await gw.cases.get(param(req, 'id'));
+    const p = req.principal!;
+    if (p.role === 'reviewer' && !c.reviews.some((r) => r.departmentId === p.departmentId)) fail('NOT_FOUND', { what: 'case' });
+    return c;
+  };
+  const view = (req: Request, c: Case, timeline?: unknown[]) => caseView(c, req.principal!.role, (id) => gw.cases.department(id), timeline);
+
+  api.post('/cases', requireRole('secretary', 'admin'), body<Application>('api/application.schema.json'), async (req, res) => {
+    const key = req.header('idempotency-key');
+    if (key !== undefined && !/^[\x21-\x7e]{8,128}$/.test(key)) fail('VALIDATION_FAILED', { summary: 'Idempotency-Key must be 8 to 128 visible ASCII characters' });
+    const { case: c, replayed } = await gw.cases.submit(req.body as Application, actorOf(req), key);
+    res.status(replayed ? 200 : 201).location(`/api/cases/${c.id}`).json(view(req, c));
+  });
+
+  api.get('/cases', async (req, res) => {
+    const q = req.query;
+    const p = req.principal!;
+    const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    const num = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
+    const status = str(q.status);
+    const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'];
+    if (status && !STATUSES.includes(status)) fail('VALIDATION_FAILED', { summary: `status must be one of ${STATUSES.join(', ')}` });
+    const departmentId = p.role === 'reviewer' ? p.departmentId : str(q.departmentId);
+    const { cases, total } = await gw.cases.list({
+      status: status as Case['status'] | undefined,
+      divisionCode: str(q.divisionCode),
+      enterpriseName: str(q.enterpriseName),
+      departmentId,
+      limit: num(q.limit),
+      offset: num(q.offset),
+    });
+    res.json({ total, cases: cases.map((c) => view(req, c)) });
+  });
+
+  api.get('/cases/:id', async (req, res) => {
+    const c = await visibleCase(req);
+    const timeline = (await gw.cases.timeline(c.id)).map((e) => ({ at: new Date(e.at).toISOString(), action: e.action, actor: e.actor, data: e.data }));
+    res.json(view(req, c, timeline));
+  });
+
+  api.post('/cases/:id/accept', requireRole('secretary', 'admin'), body('api/empty.schema.json'), async (req, res) => {
+    res.json(view(req, await gw.cases.accept(param(req, 'id'), actorOf(req))));
+  });
+  api.post('/cases/:id/return', requireRole('secretary', 'admin'), body<{ reason: string }>('api/reason.schema.json'), async (req, res) => {
+    res.json(view(req, await gw.cases.returnForCorrection(param(req, 'id'), req.body.reason, actorOf(req))));
+  });
+  api.post('/cases/:id/terminate', requireRole('secretary', 'registrar', 'admin'), body<{ reason: string }>('api/reason.schema.json'), async (req, res) => {
+    res.json(view(req, await gw.cases.terminate(param(req, 'id'), req.body.reason, actorOf(req))));
+  });
+
+  api.post(
+    '/cases/:id/reviews/:departmentId/opinion',
+    requireRole('reviewer'),
+    body<{ decision: Decision; reasons?: string; messageId?: string }>('api/opinion.schema.json'),
+    async (req, res) => {
+      const departmentId = param(req, 'departmentId');
+      // A reviewer answers only for their own department; for any other the review does not exist to them.
+      if (req.principal!.departmentId !== departmentId) fail('FORBIDDEN');
+      await visibleCase(req);
+      const messageId = req.body.messageId ?? req.header('message-id');
+      const c = await gw.cases.opinion(param(req, 'id'), departmentId, req.body.decision, req.body.reasons ?? null, actorOf(req), messageId ? { messageId, kind: 'opinion' } : undefined);
+      res.json(view(req, c));
+    },
+  );
+
+  api.post('/cases/:id/licence', requireRole('registrar'), body('api/empty.schema.json'), async (req, res) => {
+    res.status(201).json(view(req, await gw.cases.issueLicence(param(req, 'id'), actorOf(req))));
+  });
+
+  api.post('/cases/:id/permits/:departmentId', requireRole('reviewer', 'registrar'), body<{ permitNumber: string; messageId?: string }>('api/permit.schema.json'), async (req, res) => {
+    const departmentId = param(req, 'departmentId');
+    if (req.principal!.role === 'reviewer' && req.principal!.departmentId !== departmentId) fail('FORBIDDEN');
+    await visibleCase(req);
+    const messageId = req.body.messageId ?? req.header('message-id');
+    const c = await gw.cases.reportPermit(param(req, 'id'), departmentId, req.body.permitNumber, actorOf(req), messageId ? { messageId, kind: 'permit' } : undefined);
+    res.json(view(req, c));
+  });
+
+  const reviewerSees = (req: Request) => {
+    const p = req.principal!;
+    if (p.role !== 'reviewer') return async () => true;
+    const cache = new Map<string, boolean>();
+    return async (e: { caseId: string | null }) => {
+      if (!e.caseId) return false;
+      let ok = cache.get(e.caseId);
+      if (ok === undefined) {
+        ok = !!(await gw.db.get('SELECT 1 AS x FROM reviews WHERE case_id = $1 AND department_id = $2', [e.caseId, p.departmentId]));
+        if (cache.size > 5000) cache.clear();
+        cache.set(e.caseId, ok);
+      }
+      return ok;
+    };
+  };
+  api.get('/events', (req, res) => streamEvents(gw.db, gw.hub, req, res, { visible: reviewerSees(req) }));
+  api.get('/cases/:id/events', async (req, res) => {
+    const c = await visibleCase(req);
+    streamEvents(gw.db, gw.hub, req, res, { caseId: c.id, visible: async () => true });
+  });
+
+  api.get('/departments', (_req, res) => {
+    res.json({ departments: gw.config.departments, scopeItems: gw.config.scopeItems, routes: gw.config.routes });
+  });
+
+  api.get('/supervision/overdue', requireRole('supervisor', 'admin'), async (_req, res) => {
+    res.json(await gw.supervision());
+  });
+
+  api.get('/outbox', requireRole('supervisor', 'admin'), async (req, res) => {
+    const state = typeof req.query.state === 'string' ? req.query.state : 'failed';
+    const rows = await gw.db.all(
+      'SELECT id, case_id AS "caseId", department_id AS "departmentId", adapter, kind, state, attempts, last_error AS "lastError", created_at AS "createdAt", delivered_at AS "deliveredAt" FROM outbox WHERE state = $1 ORDER BY created_at LIMIT 500',
+      [state],
+    );
+    res.json({ messages: rows });
+  });
+  api.post('/outbox/:id/resend', requireRole('admin'), body('api/empty.schema.json'), async (req, res) => {
+    if (!(await gw.dispatcher.resend(param(req, 'id')))) fail('NOT_FOUND', { what: 'failed message' });
+    res.json({ resent: true });
+  });
+
+  api.get('/audit/verify', requireRole('supervisor', 'admin'), async (_req, res) => {
+    await gw.sealer.settled();
+    res.json(await verifyChain(gw.db));
+  });
+
+  if (gw.clock.manual) {
+    api.get('/admin/clock', requireRole('admin'), (_req, res) => {
+      res.json({ now: new Date(gw.clock.now()).toISOString(), manual: true });
+    });
+    api.put('/admin/clock', requireRole('admin'), body<{ now: string }>('api/clock.schema.json'), async (req, res) => {
+      const ms = Date.parse(req.body.now);
+      if (!Number.isFinite(ms)) fail('VALIDATION_FAILED', { summary: '/now is not an ISO-8601 instant' });
+      await gw.setClock(ms, actorOf(req));
+      res.json({ now: new Date(gw.clock.now()).toISOString(), manual: true });
+    });
+  }
+
+  app.use('/api', api);
+  app.use(notFound);
+  app.use(errorHandler(log));
+  return app;
+}

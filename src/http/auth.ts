@@ -1,0 +1,38 @@
+// Bearer-token authentication and role checks for the REST API.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { GatewayError } from '../domain/errors.js';
+import type { Actor, Role } from '../domain/types.js';
+import type { Principal, TokenService } from '../trust/tokens.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+export function authenticate(tokens: TokenService): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const h = req.headers.authorization;
+    // EventSource cannot send headers, so live streams may carry the token as ?access_token=.
+    const token = h?.startsWith('Bearer ') ? h.slice(7) : typeof req.query.access_token === 'string' && req.path.endsWith('/events') ? req.query.access_token : null;
+    if (!token) return next(new GatewayError('UNAUTHENTICATED'));
+    try {
+      req.principal = await tokens.verify(token);
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.principal || !roles.includes(req.principal.role)) return next(new GatewayError('FORBIDDEN'));
+    next();
+  };
+}
+
+export function actorOf(req: Request, adapter = 'rest-api'): Actor {
+  const p = req.principal!;
+  return { kind: 'user', id: p.username, role: p.role, adapter };
+}

@@ -1,0 +1,88 @@
+// The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
+import { schemaRegistry } from '../config/schemas.js';
+
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock'] as const;
+
+function schemaOf(name: string): Record<string, unknown> {
+  const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
+  const { $id: _id, $schema: _s, ...rest } = s;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const err = { description: 'Error from the catalogue', ...json(ref('Error')) };
+const op = (summary: string, roles: string, extra: Record<string, unknown> = {}) => ({
+  summary,
+  description: `Roles: ${roles}.`,
+  security: [{ bearer: [] }],
+  responses: { '200': { description: 'OK', ...json(ref('Case')) }, '4XX': err },
+  ...extra,
+});
+const withBody = (name: string) => ({ requestBody: { required: true, ...json(ref(name)) } });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const depParam = { name: 'departmentId', in: 'path', required: true, schema: { type: 'string' } };
+
+export function openApiDocument(manualClock: boolean): Record<string, unknown> {
+  const schemas: Record<string, unknown> = Object.fromEntries(SCHEMAS.map((n) => [n[0]!.toUpperCase() + n.slice(1), schemaOf(n)]));
+  schemas.Error = {
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } },
+  };
+  schemas.Case = {
+    type: 'object',
+    required: ['id', 'status', 'reviews', 'licence', 'permits'],
+    properties: {
+      id: { type: 'string' },
+      reference: { type: 'string' },
+      status: { enum: ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'] },
+      reviews: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            departmentId: { type: 'string' },
+            level: { enum: ['district', 'city', 'province'] },
+            state: { enum: ['pending_delivery', 'delivered', 'approved', 'refused', 'extended', 'deemed_approved', 'cancelled'] },
+            dueAt: { type: ['string', 'null'], format: 'date-time' },
+          },
+        },
+      },
+      licence: { type: ['object', 'null'], properties: { creditCode: { type: 'string' } } },
+      permits: { type: 'array', items: { type: 'object' } },
+    },
+  };
+  const paths: Record<string, unknown> = {
+    '/healthz': { get: { summary: 'Health of the store and adapters', responses: { '200': { description: 'OK' } } } },
+    '/api/auth/login': { post: { summary: 'Log in with password and TOTP; returns a bearer token', ...withBody('Login'), responses: { '200': { description: 'Token' }, '4XX': err } } },
+    '/api/cases': {
+      post: op('Submit an application (one door). Optional Idempotency-Key header.', 'secretary, admin', { ...withBody('Application'), responses: { '201': { description: 'Created', ...json(ref('Case')) }, '200': { description: 'Replayed by Idempotency-Key', ...json(ref('Case')) }, '4XX': err } }),
+      get: op('List and filter cases (status, divisionCode, departmentId, enterpriseName, limit, offset)', 'all; reviewers see their department only'),
+    },
+    '/api/cases/{id}': { get: op('A case with its reviews, licence, permits and timeline', 'all; reviewers only cases of their department', { parameters: [idParam] }) },
+    '/api/cases/{id}/accept': { post: op('Accept: notifications go to every department concerned', 'secretary, admin', { parameters: [idParam] }) },
+    '/api/cases/{id}/return': { post: op('Return for correction', 'secretary, admin', { parameters: [idParam], ...withBody('Reason') }) },
+    '/api/cases/{id}/terminate': { post: op('Terminate the procedure', 'secretary, registrar, admin', { parameters: [idParam], ...withBody('Reason') }) },
+    '/api/cases/{id}/reviews/{departmentId}/opinion': { post: op("A department's opinion: approve, refuse or extend", 'reviewer of that department', { parameters: [idParam, depParam], ...withBody('Opinion') }) },
+    '/api/cases/{id}/licence': { post: op('Issue the licence with a new unified social credit code', 'registrar', { parameters: [idParam] }) },
+    '/api/cases/{id}/permits/{departmentId}': { post: op('Report an issued permit', 'reviewer of that department, registrar', { parameters: [idParam, depParam], ...withBody('Permit') }) },
+    '/api/cases/{id}/events': { get: { summary: 'Server-sent events of one case (Last-Event-ID resumes)', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
+    '/api/events': { get: { summary: 'Server-sent events of all visible cases (Last-Event-ID resumes)', security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
+    '/api/supervision/overdue': { get: { summary: 'Overdue and near-deadline reviews, licences, permits; deemed approvals; failed deliveries', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/outbox': { get: { summary: 'Outgoing messages by state (default failed)', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/outbox/{id}/resend': { post: { summary: 'Resend a failed message', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
+  };
+  if (manualClock) {
+    paths['/api/admin/clock'] = {
+      put: { summary: 'Move the manual workflow clock forward (PAG_CLOCK=manual only)', security: [{ bearer: [] }], ...withBody('Clock'), responses: { '200': { description: 'OK' }, '4XX': err } },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Parallel Approval Gateway', version: '0.1.0' },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    paths,
+  };
+}

@@ -1,0 +1,54 @@
+// How cases look to API clients: ISO-8601 instants, department names, identity numbers masked for roles that need not see them.
+import type { Department } from '../domain/routing.js';
+import type { Case, Role } from '../domain/types.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** Keeps the first 4 and last 4 characters; enough to recognise, not enough to use. */
+export function maskId(id: string): string {
+  return id.length <= 8 ? '*'.repeat(id.length) : `${id.slice(0, 4)}${'*'.repeat(id.length - 8)}${id.slice(-4)}`;
+}
+
+export function caseView(c: Case, role: Role, departments: (id: string) => Department | undefined, timeline?: unknown[]) {
+  const seeIds = role === 'secretary' || role === 'registrar' || role === 'admin';
+  const a = c.application;
+  return {
+    id: c.id,
+    reference: c.reference,
+    status: c.status,
+    statusReason: c.statusReason,
+    refusedRule: c.refusedRule,
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+    application: { ...a, investors: a.investors.map((i) => ({ name: i.name, idNumber: seeIds ? i.idNumber : maskId(i.idNumber) })) },
+    reviews: c.reviews.map((r) => ({
+      departmentId: r.departmentId,
+      departmentName: departments(r.departmentId)?.name ?? r.departmentId,
+      level: r.level,
+      state: r.state,
+      deliveredAt: iso(r.deliveredAt),
+      dueAt: iso(r.dueAt),
+      provisional: r.provisional,
+      extended: r.extended,
+      decision: r.decision,
+      reasons: r.reasons,
+      answeredBy: r.answeredBy,
+      answeredVia: r.answeredVia,
+      decidedAt: iso(r.decidedAt),
+    })),
+    licenceDueAt: iso(c.licenceDueAt),
+    licenceDueProvisional: c.licenceDueProvisional,
+    licenceOverdue: c.licenceOverdueAt !== null,
+    licence: c.licence ? { creditCode: c.licence.creditCode, issuedAt: iso(c.licence.issuedAt), issuedBy: c.licence.issuedBy } : null,
+    permits: c.permits.map((p) => ({
+      departmentId: p.departmentId,
+      departmentName: departments(p.departmentId)?.name ?? p.departmentId,
+      dueAt: iso(p.dueAt),
+      provisional: p.provisional,
+      reportedAt: iso(p.reportedAt),
+      permitNumber: p.permitNumber,
+      overdue: p.overdueAt !== null,
+    })),
+    ...(timeline ? { timeline } : {}),
+  };
+}

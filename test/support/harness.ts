@@ -1,0 +1,128 @@
+// Test harness: a real gateway on a fresh SQLite file or a fresh PostgreSQL schema, a manual clock, and logged-in clients.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { settingsFromEnv, type Settings } from '../../src/config/load.js';
+import { Gateway } from '../../src/gateway.js';
+import { PostgresDb } from '../../src/store/postgres.js';
+import type { Db } from '../../src/store/sql.js';
+import { SqliteDb } from '../../src/store/sqlite.js';
+import { currentTotp } from '../../src/trust/totp.js';
+import demoUsers from '../../config/demo-users.json' with { type: 'json' };
+
+export type StoreKind = 'sqlite' | 'postgres';
+export const PG_URL = process.env.PAG_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Stores the integration suite runs over; PAG_TEST_STORES=sqlite narrows it. */
+export const STORES: StoreKind[] = ((process.env.PAG_TEST_STORES ?? 'sqlite,postgres').split(',') as StoreKind[]).filter((s) => s === 'sqlite' || s === 'postgres');
+
+/** A fresh, empty store; PostgreSQL gets its own schema named after the test, dropped on cleanup. */
+export async function freshStore(kind: StoreKind, name: string): Promise<{ db: () => Db; url?: string; schema?: string; dir: string; cleanup: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pag-test-'));
+  if (kind === 'sqlite') {
+    return { db: () => new SqliteDb(join(dir, 'gateway.sqlite')), dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const schema = `t_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 40)}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  return {
+    db: () => new PostgresDb(PG_URL, { schema }),
+    url: PG_URL,
+    schema,
+    dir,
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const silentLogger = () => pino({ level: process.env.PAG_TEST_LOG ?? 'silent' });
+
+export function testSettings(over: Partial<Settings> = {}): Settings {
+  return { ...settingsFromEnv({}), port: 0, clock: 'manual', logLevel: 'silent', ...over };
+}
+
+/** A started gateway with an HTTP client bound to it. */
+export interface Running {
+  gw: Gateway;
+  base: string;
+  stop: () => Promise<void>;
+}
+
+export async function startGateway(db: Db, over: Partial<Settings> = {}): Promise<Running> {
+  const gw = await Gateway.open({ settings: testSettings(over), db, logger: silentLogger(), pollMs: 50 });
+  const { port } = await gw.start();
+  return { gw, base: `http://127.0.0.1:${port}`, stop: () => gw.stop() };
+}
+
+const usedSteps = new Map<string, number>();
+
+/** Logs a demo user in with a fresh TOTP step each time (a code may be used only once). */
+export async function login(base: string, username: string): Promise<string> {
+  const u = demoUsers.users.find((x) => x.username === username);
+  if (!u) throw new Error(`no demo user ${username}`);
+  const key = `${base}|${username}`;
+  const now = Date.now();
+  const step = Math.max(Math.floor(now / 30_000) - 1, (usedSteps.get(key) ?? -Infinity) + 1);
+  if (step > Math.floor(now / 30_000) + 1) throw new Error('too many logins of one user within a minute');
+  usedSteps.set(key, step);
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: u.password, otp: currentTotp(u.totpSecret, step * 30_000 + 1000) }),
+  });
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** A JSON client for one logged-in user. */
+export function client(base: string, token: string | null) {
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json, headers: res.headers };
+  };
+  return {
+    get: (p: string, h?: Record<string, string>) => call('GET', p, undefined, h),
+    post: (p: string, b?: unknown, h?: Record<string, string>) => call('POST', p, b ?? {}, h),
+    put: (p: string, b?: unknown, h?: Record<string, string>) => call('PUT', p, b ?? {}, h),
+  };
+}
+
+export type Client = ReturnType<typeof client>;
+
+let n = 0;
+/** A valid application; each call gets a distinct enterprise name unless one is given. */
+export function application(over: Record<string, unknown> = {}): Record<string, unknown> {
+  n += 1;
+  return {
+    enterpriseName: `南京玄武测试餐饮有限公司${process.pid}-${n}`,
+    legalForm: 'limited_liability_company',
+    registeredCapital: 2_000_000,
+    industry: 'catering',
+    businessScope: ['catering'],
+    address: '南京市玄武区中山路1号',
+    divisionCode: '320102',
+    investors: [{ name: '张三', idNumber: '32010219800101001X' }],
+    contact: { name: '张三', phone: '13800000000' },
+    ...over,
+  };
+}
