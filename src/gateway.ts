@@ -73,7 +73,9 @@ export class Gateway {
       pollMs,
       concurrency: 16,
     });
-    this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch: 500, pollMs });
+    // PAG_TIMEKEEPER_BATCH: deadlines fired per transaction (tuning; fault tests make it small to stop a gateway mid-way).
+    const batch = Number(process.env.PAG_TIMEKEEPER_BATCH) > 0 ? Number(process.env.PAG_TIMEKEEPER_BATCH) : 500;
+    this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs });
     this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs });
   }
 

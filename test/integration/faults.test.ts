@@ -13,12 +13,12 @@ for (const kind of STORES) {
 
     it('fires every overdue deadline exactly once across a SIGKILL and a restart', async function () {
       const store = await freshStore(kind, 'sigkill');
-      const env: Record<string, string> = { PAG_CLOCK: 'manual', DATA_DIR: store.dir };
+      const env: Record<string, string> = { PAG_CLOCK: 'manual', DATA_DIR: store.dir, PAG_TIMEKEEPER_BATCH: '2' };
       if (kind === 'postgres') env.DATABASE_URL = `${store.url}?options=${encodeURIComponent(`-c search_path=${store.schema}`)}`;
       let gp = await spawnGateway(env);
       try {
-        let admin = client(gp.base, await login(gp.base, 'admin'));
-        const sec = client(gp.base, await login(gp.base, 'secretary'));
+        let admin = client(gp.base, await login(gp.base, 'admin', store.dir));
+        const sec = client(gp.base, await login(gp.base, 'secretary', store.dir));
         await admin.put('/api/admin/clock', { now: '2025-09-26T02:00:00Z' });
         const ids: string[] = [];
         for (let i = 0; i < CASES; i++) {
@@ -34,14 +34,20 @@ for (const kind of STORES) {
           await new Promise((r) => setTimeout(r, 25));
         }
         // Move the clock past every deadline and kill the gateway while it is firing them.
+        // Firing two deadlines per transaction, the gateway is killed as soon as the first ones are visible.
+        const watcher = store.db();
+        const deemedCount = async () => Number((await watcher.get<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE action = 'review.deemed_approved'`))!.n);
         const moving = admin.put('/api/admin/clock', { now: '2025-11-03T00:00:00Z' }).catch(() => null);
-        await new Promise((r) => setImmediate(r));
+        for (let i = 0; i < 20_000 && (await deemedCount()) === 0; i++);
         await gp.kill('SIGKILL');
         await moving;
+        const firedBeforeKill = await deemedCount();
+        await watcher.close();
+        this.test!.title += ` (killed after ${firedBeforeKill} of ${CASES * 3})`;
 
         gp = await spawnGateway(env);
-        admin = client(gp.base, await login(gp.base, 'admin'));
-        const sup = client(gp.base, await login(gp.base, 'supervisor'));
+        admin = client(gp.base, await login(gp.base, 'admin', store.dir));
+        const sup = client(gp.base, await login(gp.base, 'supervisor', store.dir));
         // Whether or not the clock change committed before the kill, setting it again fires what is left.
         expect((await admin.put('/api/admin/clock', { now: '2025-11-03T00:00:01Z' })).status).to.equal(200);
         for (const id of ids) {

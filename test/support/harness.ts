@@ -65,11 +65,11 @@ export async function startGateway(db: Db, over: Partial<Settings> = {}): Promis
 
 const usedSteps = new Map<string, number>();
 
-/** Logs a demo user in with a fresh TOTP step each time (a code may be used only once). */
-export async function login(base: string, username: string): Promise<string> {
+/** Logs a demo user in with a fresh TOTP step each time (a code may be used only once per user store, named by `realm`). */
+export async function login(base: string, username: string, realm = base): Promise<string> {
   const u = demoUsers.users.find((x) => x.username === username);
   if (!u) throw new Error(`no demo user ${username}`);
-  const key = `${base}|${username}`;
+  const key = `${realm}|${username}`;
   const now = Date.now();
   const step = Math.max(Math.floor(now / 30_000) - 1, (usedSteps.get(key) ?? -Infinity) + 1);
   if (step > Math.floor(now / 30_000) + 1) throw new Error('too many logins of one user within a minute');
