@@ -8,7 +8,8 @@ import { Dispatcher } from './bus/dispatcher.js';
 import { Hub } from './bus/hub.js';
 import { Sealer } from './bus/sealer.js';
 import { Timekeeper } from './bus/timekeeper.js';
-import { loadCalendar } from './calendar/load.js';
+import { calendarVersion, loadCalendarFromDb, seedCalendar, setDay, setYear, type DayKind } from './calendar/calendar-store.js';
+import { loadCalendar, readCalendarFile } from './calendar/load.js';
 import type { WorkingCalendar } from './calendar/working-days.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
 import { compileAll } from './config/schemas.js';
@@ -50,19 +51,20 @@ export class Gateway {
   readonly timekeeper: Timekeeper;
   readonly sealer: Sealer;
   private server: Server | null = null;
+  private calendarTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly settings: Settings,
     readonly config: GatewayConfig,
     readonly db: Db,
     readonly clock: Clock,
-    readonly calendar: WorkingCalendar,
+    private cal: WorkingCalendar,
     readonly tokens: TokenService,
     readonly log: Logger,
     pollMs: number,
   ) {
     const addWorkingDays: AddWorkingDays = (from, n) => {
-      const r = calendar.addWorkingDays(new Date(from), n);
+      const r = this.cal.addWorkingDays(new Date(from), n);
       return { dueAt: r.dueAt.getTime(), provisional: r.provisional };
     };
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub);
@@ -85,9 +87,11 @@ export class Gateway {
     const log = opts.logger ?? createLogger(settings.logLevel);
     compileAll();
     const config = loadConfig(settings.configFile);
-    const calendar = loadCalendar(config.calendarFile);
+    const fileCalendar = loadCalendar(config.calendarFile);
     const db = opts.db ?? openDb(settings);
     await migrate(db);
+    await seedCalendar(db, { version: fileCalendar.version, ...readCalendarFile(config.calendarFile) });
+    const calendar = await loadCalendarFromDb(db);
     let clock: Clock = new SystemClock();
     if (settings.clock === 'manual') {
       const saved = await db.get<{ value: string }>("SELECT value FROM settings WHERE key = 'manual_clock'");
@@ -108,6 +112,9 @@ export class Gateway {
     await this.sealer.start();
     this.dispatcher.start();
     this.timekeeper.start();
+    // Another gateway on the same database may have changed the calendar; pick that up within seconds.
+    this.calendarTimer = setInterval(() => void this.refreshCalendar().catch((e: Error) => this.log.error({ err: e.message }, 'calendar refresh failed')), 2000);
+    this.calendarTimer.unref();
     await new Promise<void>((resolve, reject) => {
       this.server = app.listen(this.settings.port, this.settings.host, () => resolve());
       this.server.once('error', reject);
@@ -119,6 +126,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    if (this.calendarTimer) clearInterval(this.calendarTimer);
     if (this.server) {
       this.server.closeAllConnections();
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -137,8 +145,29 @@ export class Gateway {
     return out;
   }
 
+  get calendar(): WorkingCalendar {
+    return this.cal;
+  }
+
+  /** Reloads the calendar table when its version changed (an administrator's edit here or on another gateway). */
+  async refreshCalendar(): Promise<void> {
+    if ((await calendarVersion(this.db)) !== this.cal.version) this.cal = await loadCalendarFromDb(this.db);
+  }
+
+  async setCalendarDay(day: string, kind: DayKind, actor: Actor): Promise<WorkingCalendar> {
+    this.cal = await setDay(this.db, day, kind, actor, this.clock.now());
+    this.hub.committed({ events: true });
+    return this.cal;
+  }
+
+  async setCalendarYear(year: number, holidays: string[], workdays: string[], actor: Actor): Promise<WorkingCalendar> {
+    this.cal = await setYear(this.db, year, holidays, workdays, actor, this.clock.now());
+    this.hub.committed({ events: true });
+    return this.cal;
+  }
+
   supervision(): Promise<SupervisionReport> {
-    return supervisionReport(this.db, this.clock.now(), (from, n) => this.calendar.addWorkingDays(new Date(from), n).dueAt.getTime());
+    return supervisionReport(this.db, this.clock.now(), (from, n) => this.cal.addWorkingDays(new Date(from), n).dueAt.getTime());
   }
 
   /** Moves the manual clock forward, persists it, audits it, and lets the timekeeper act at once. */

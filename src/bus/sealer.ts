@@ -61,6 +61,7 @@ export class Sealer {
         if (batch.length === 0) break;
         this.published = batch[batch.length - 1]!.id;
         this.hub.published(batch);
+        for (const e of batch) if (e.action.startsWith('alert.')) this.log.warn({ caseId: e.caseId, alert: e.action, data: e.data }, 'alert');
       }
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'sealing failed');

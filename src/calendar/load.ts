@@ -4,6 +4,12 @@ import { GatewayError } from '../domain/errors.js';
 import { describeErrors, validator } from '../config/schemas.js';
 import { CalendarDataError, WorkingCalendar, type CalendarData } from './working-days.js';
 
+/** The holiday lists of a calendar file already checked by loadCalendar. */
+export function readCalendarFile(path: string): { years: number[]; holidays: string[]; workdays: string[] } {
+  const d = JSON.parse(readFileSync(path, 'utf8')) as CalendarData;
+  return { years: d.years, holidays: d.holidays, workdays: d.workdays };
+}
+
 /** Loads and validates a calendar file; throws CONFIG_INVALID naming the file, the JSON pointer and the reason. */
 export function loadCalendar(path: string): WorkingCalendar {
   const invalid = (at: string, reason: string) => new GatewayError('CONFIG_INVALID', { file: path, path: at, reason });

@@ -2,6 +2,7 @@
 import express, { type Request, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { verifyChain } from '../bus/audit.js';
+import { calendarView, type DayKind } from '../calendar/calendar-store.js';
 import { describeErrors, validator } from '../config/schemas.js';
 import { fail, GatewayError } from '../domain/errors.js';
 import type { Application, Case, Decision } from '../domain/types.js';
@@ -184,6 +185,22 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   api.get('/audit/verify', requireRole('supervisor', 'admin'), async (_req, res) => {
     await gw.sealer.settled();
     res.json(await verifyChain(gw.db));
+  });
+
+  api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
+    res.json(await calendarView(gw.db));
+  });
+  api.put('/admin/calendar/days/:day', requireRole('admin'), body<{ kind: DayKind }>('api/calendar-day.schema.json'), async (req, res) => {
+    const day = param(req, 'day');
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) fail('VALIDATION_FAILED', { summary: `${day} is not a date (YYYY-MM-DD)` });
+    const cal = await gw.setCalendarDay(day, req.body.kind, actorOf(req));
+    res.json({ version: cal.version, day, kind: req.body.kind });
+  });
+  api.put('/admin/calendar/years/:year', requireRole('admin'), body<{ holidays: string[]; workdays: string[] }>('api/calendar-year.schema.json'), async (req, res) => {
+    const year = Number(param(req, 'year'));
+    if (!Number.isInteger(year) || year < 1991 || year > 9999) fail('VALIDATION_FAILED', { summary: 'year must be from 1991 to 9999' });
+    const cal = await gw.setCalendarYear(year, req.body.holidays, req.body.workdays, actorOf(req));
+    res.json({ version: cal.version, years: cal.years });
   });
 
   if (gw.clock.manual) {

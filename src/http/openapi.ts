@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -24,7 +24,8 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'strin
 const depParam = { name: 'departmentId', in: 'path', required: true, schema: { type: 'string' } };
 
 export function openApiDocument(manualClock: boolean): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries(SCHEMAS.map((n) => [n[0]!.toUpperCase() + n.slice(1), schemaOf(n)]));
+  const pascal = (n: string) => n.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  const schemas: Record<string, unknown> = Object.fromEntries(SCHEMAS.map((n) => [pascal(n), schemaOf(n)]));
   schemas.Error = {
     type: 'object',
     required: ['error'],
@@ -72,6 +73,9 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/supervision/overdue': { get: { summary: 'Overdue and near-deadline reviews, licences, permits; deemed approvals; failed deliveries', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/outbox': { get: { summary: 'Outgoing messages by state (default failed)', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/outbox/{id}/resend': { post: { summary: 'Resend a failed message', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/calendar': { get: { summary: 'The working-day calendar: version, covered years, holidays, adjusted working days, edits', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/admin/calendar/days/{day}': { put: { summary: 'Set one day: holiday, workday (adjusted weekend) or normal', parameters: [{ name: 'day', in: 'path', required: true, schema: { type: 'string', format: 'date' } }], security: [{ bearer: [] }], ...withBody('CalendarDay'), responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/calendar/years/{year}': { put: { summary: "Cover a year from its State Council notice", parameters: [{ name: 'year', in: 'path', required: true, schema: { type: 'integer' } }], security: [{ bearer: [] }], ...withBody('CalendarYear'), responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

@@ -9,6 +9,8 @@ export interface SupervisionReport {
   licences: { overdue: unknown[]; nearDeadline: unknown[] };
   permits: { overdue: unknown[]; nearDeadline: unknown[] };
   failedDeliveries: unknown[];
+  /** Deadlines computed where the calendar does not cover a day: provisional until an administrator adds the year. */
+  provisionalDeadlines: unknown[];
   perDepartment: Record<string, { open: number; nearDeadline: number; deemedApproved: number; extended: number; overduePermits: number }>;
 }
 
@@ -42,6 +44,13 @@ export async function supervisionReport(db: Db, now: number, oneWorkingDayLater:
     `SELECT id AS "messageId", case_id AS "caseId", department_id AS "departmentId", adapter, kind, attempts, last_error AS "lastError" FROM outbox WHERE state = 'failed' ORDER BY created_at LIMIT 500`,
   );
 
+  const provisional = await db.all(
+    `SELECT r.case_id AS "caseId", r.department_id AS "departmentId", 'review' AS kind, r.due_at AS "dueAt" FROM reviews r
+       WHERE r.provisional = 1 AND r.state IN ('delivered', 'extended')
+     UNION ALL SELECT id, NULL, 'licence', licence_due_at FROM cases WHERE licence_due_provisional = 1 AND status = 'awaiting_licence'
+     UNION ALL SELECT case_id, department_id, 'permit', due_at FROM permits WHERE provisional = 1 AND reported_at IS NULL`,
+  );
+
   const perDepartment: SupervisionReport['perDepartment'] = {};
   const dep = (id: string) => (perDepartment[id] ??= { open: 0, nearDeadline: 0, deemedApproved: 0, extended: 0, overduePermits: 0 });
   open.forEach((r) => dep(r.department_id).open++);
@@ -57,6 +66,7 @@ export async function supervisionReport(db: Db, now: number, oneWorkingDayLater:
     licences: { overdue: lic.filter((l) => l.licence_due_at <= now).map(lv), nearDeadline: lic.filter((l) => l.licence_due_at > now && l.licence_due_at <= horizon).map(lv) },
     permits: { overdue: per.filter((p) => p.due_at <= now).map(pv), nearDeadline: per.filter((p) => p.due_at > now && p.due_at <= horizon).map(pv) },
     failedDeliveries: failed,
+    provisionalDeadlines: provisional.map((p) => ({ ...(p as object), dueAt: iso((p as { dueAt: number }).dueAt) })),
     perDepartment,
   };
 }
