@@ -35,6 +35,14 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      // The path only: query strings may carry an access token (live streams).
+      log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, user: req.principal?.username }, 'request');
+    });
+    next();
+  });
   app.use(express.json({ limit: gw.config.gateway.bodyLimitBytes, strict: false }));
 
   app.get('/healthz', async (_req, res) => {

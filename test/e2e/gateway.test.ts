@@ -1,0 +1,177 @@
+// End to end: the gateway and the `pag` command as a user runs them, in their own processes.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ROOT } from '../../src/paths.js';
+import { currentTotp } from '../../src/trust/totp.js';
+import { application, client, login, type Client } from '../support/harness.js';
+import { spawnGateway, type GatewayProcess } from '../support/process.js';
+
+const pag = (args: string[], env: Record<string, string>, input?: string) =>
+  spawnSync(process.execPath, [join(ROOT, 'bin/pag.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, input, encoding: 'utf8', timeout: 60_000 });
+
+/** Reads server-sent events from a stream until `until` says stop; bounded by a deadline. */
+async function readEvents(url: string, token: string, headers: Record<string, string>, until: (events: { id: number; event: string; data: any }[]) => boolean, onOpen: () => unknown = () => undefined) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 10_000);
+  const events: { id: number; event: string; data: any }[] = [];
+  try {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: ac.signal });
+    expect(res.headers.get('content-type')).to.match(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    let buf = '';
+    const take = (chunk: Uint8Array | undefined) => {
+      buf += Buffer.from(chunk ?? new Uint8Array()).toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const f = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':') && l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
+        if (f.data) events.push({ id: Number(f.id), event: f.event!, data: JSON.parse(f.data) });
+      }
+    };
+    // The server subscribes before it writes its first line, so once that line is here no later change can be missed.
+    take((await reader.read()).value);
+    await onOpen();
+    while (!until(events)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      take(value);
+    }
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  return events;
+}
+
+describe('end to end: the gateway as a user runs it', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let gp: GatewayProcess;
+  let env: Record<string, string>;
+  let sec: Client;
+  let secToken: string;
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'pag-e2e-'));
+    env = { DATA_DIR: dir, PAG_CLOCK: 'manual' };
+    gp = await spawnGateway({ ...env, LOG_LEVEL: 'info' });
+    secToken = await login(gp.base, 'secretary');
+    sec = client(gp.base, secToken);
+  });
+  after(async function () {
+    await gp?.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz and documents its routes in /openapi.json from the same schemas', async function () {
+    const h = await (await fetch(`${gp.base}/healthz`)).json();
+    expect(h).to.include({ status: 'ok', store: 'sqlite', clock: 'manual' });
+    expect(h.adapters.simulated.ok).to.equal(true);
+    const doc = await (await fetch(`${gp.base}/openapi.json`)).json();
+    expect(doc.openapi).to.equal('3.1.0');
+    for (const [name, file] of [['Application', 'application'], ['Opinion', 'opinion'], ['Login', 'login'], ['CalendarYear', 'calendar-year']]) {
+      const { $id: _i, $schema: _s, ...schema } = JSON.parse(readFileSync(join(ROOT, `schemas/api/${file}.schema.json`), 'utf8'));
+      expect(doc.components.schemas[name]).to.deep.equal(schema);
+    }
+    for (const p of ['/api/cases', '/api/cases/{id}/accept', '/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/licence', '/api/cases/{id}/permits/{departmentId}', '/api/admin/clock', '/api/events']) {
+      expect(doc.paths).to.have.property(p);
+    }
+  });
+
+  it('streams case changes as server-sent events and lets a reconnecting client catch up', async function () {
+    let c: any;
+    const seen = await readEvents(`${gp.base}/api/events`, secToken, {}, (ev) => ev.some((e) => e.event === 'case.submitted' && e.data.caseId === c?.id), async () => {
+      c = (await sec.post('/api/cases', application())).body;
+    });
+    const submitted = seen.find((e) => e.event === 'case.submitted' && e.data.caseId === c.id)!;
+    expect(submitted.data.caseId).to.equal(c.id);
+    await sec.post(`/api/cases/${c.id}/accept`);
+    // Reconnect from the last id seen: the events in between arrive, in order, without a gap.
+    const caught = await readEvents(`${gp.base}/api/cases/${c.id}/events`, secToken, { 'last-event-id': String(submitted.id) }, (ev) => ev.filter((e) => e.event === 'review.delivered').length === 3);
+    const actions = caught.map((e) => e.event);
+    expect(actions[0]).to.equal('case.accepted');
+    expect(actions.filter((a) => a === 'review.delivered')).to.have.length(3);
+    const ids = caught.map((e) => e.id);
+    expect(ids).to.deep.equal([...ids].sort((a, b) => a - b));
+  });
+
+  it('creates a user with `pag user add` who can then log in with password and TOTP', async function () {
+    const r = pag(['user', 'add', 'clerk-wang', '--role', 'registrar', '--password-stdin'], env, 'correct horse battery\n');
+    expect(r.status, r.stderr).to.equal(0);
+    const uri = /otpauth:\/\/\S+/.exec(r.stdout)![0];
+    const secret = new URL(uri).searchParams.get('secret')!;
+    const ok = await fetch(`${gp.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'clerk-wang', password: 'correct horse battery', otp: currentTotp(secret) }) });
+    expect(ok.status).to.equal(200);
+    const body = await ok.json();
+    expect(body.user).to.deep.equal({ username: 'clerk-wang', role: 'registrar', departmentId: null });
+    const again = pag(['user', 'add', 'clerk-wang', '--role', 'registrar', '--password-stdin'], env, 'another password\n');
+    expect(again.status).to.equal(1);
+    expect(again.stderr).to.match(/USER_EXISTS/);
+    const wrong = await fetch(`${gp.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'clerk-wang', password: 'wrong password', otp: currentTotp(secret) }) });
+    expect(wrong.status).to.equal(401);
+    expect((await wrong.json()).error.code).to.equal('LOGIN_FAILED');
+  });
+
+  it('answers unknown routes and bad requests with catalogue errors and no stack trace', async function () {
+    const r = await sec.get('/api/nothing-here');
+    expect(r.status).to.equal(404);
+    expect(r.body.error.code).to.equal('ROUTE_NOT_FOUND');
+    const bad = await sec.post('/api/cases/not-a-case/accept');
+    expect(bad.status).to.equal(404);
+    expect(bad.body.error.code).to.equal('NOT_FOUND');
+    const text = await fetch(`${gp.base}/api/cases`, { method: 'POST', headers: { authorization: `Bearer ${secToken}`, 'content-type': 'text/plain' }, body: 'hello' });
+    expect(text.status).to.equal(415);
+    expect(JSON.stringify([r.body, bad.body])).not.to.match(/\.js:\d+/);
+  });
+
+  it('keeps passwords, tokens, TOTP secrets and identity numbers out of its logs', async function () {
+    await sec.post('/api/cases', application({ investors: [{ name: '王五', idNumber: '110101199003074514' }] }));
+    const demo = JSON.parse(readFileSync(join(ROOT, 'config/demo-users.json'), 'utf8'));
+    const logs = gp.output();
+    expect(logs).to.match(/"msg":"gateway listening"/);
+    for (const secret of ['demo-password', 'correct horse battery', secToken, '110101199003074514', demo.users[0].totpSecret]) {
+      expect(logs.includes(secret), `log contains ${secret.slice(0, 12)}...`).to.equal(false);
+    }
+  });
+
+  it('validates credit codes with `pag uscc validate`', function () {
+    const ok = pag(['uscc', 'validate', '91350100M000100Y43', '110108000000016'], {});
+    expect(ok.status).to.equal(0);
+    expect(ok.stdout).to.match(/^OK 91350100M000100Y43/m);
+    const bad = pag(['uscc', 'validate', '91350100M000100Y44'], {});
+    expect(bad.status).to.equal(1);
+    expect(bad.stdout).to.match(/^INVALID/m);
+  });
+
+  it('stops a bad configuration at start-up with the path of the bad field', function () {
+    const cfg = JSON.parse(readFileSync(join(ROOT, 'config/default.json'), 'utf8'));
+    cfg.departments[1].level = 'county';
+    cfg.$schema = undefined;
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify(cfg));
+    const r = pag(['check-config', file], {});
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/CONFIG_INVALID/).and.to.match(/\/departments\/1\/level/);
+    const started = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env: { ...process.env, PAG_CONFIG: file, PORT: '0', DATA_DIR: dir }, encoding: 'utf8', timeout: 30_000 });
+    expect(started.status).to.equal(1);
+    expect(started.stderr).to.match(/\/departments\/1\/level/);
+  });
+
+  it('verifies the audit chain with `pag audit verify` and names the first tampered event', async function () {
+    await gp.kill('SIGTERM');
+    const ok = pag(['audit', 'verify'], env);
+    expect(ok.status, ok.stdout + ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/^OK: \d+ events verified/);
+    const db = new Database(join(dir, 'gateway.sqlite'));
+    db.prepare('DELETE FROM events WHERE chain_pos = 3').run();
+    db.close();
+    const bad = pag(['audit', 'verify'], env);
+    expect(bad.status).to.equal(1);
+    expect(bad.stdout).to.match(/TAMPERED: deleted event at position 3/);
+  });
+});
