@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { usccValidateCommand } from './cli/uscc.js';
-import { loadConfig, settingsFromEnv } from './config/load.js';
+import { loadConfig, loadDemoUsers, settingsFromEnv } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
 import type { Role } from './domain/types.js';
 
@@ -14,7 +14,8 @@ const USAGE = `usage: pag <command>
                                 create a user; prints the otpauth:// URI of its TOTP secret
   uscc validate [--strict] CODE...
                                 check unified social credit codes and 15-digit registration numbers
-  audit verify                  walk the audit chain; report the first altered, inserted or deleted event`;
+  audit verify                  walk the audit chain; report the first altered, inserted or deleted event
+  otp USERNAME                  print the current one-time code of a demo user (demo environment only)`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -31,6 +32,17 @@ async function main(argv: string[]): Promise<number> {
       const file = rest[0] ?? settingsFromEnv().configFile;
       loadConfig(file);
       console.log(`OK ${file}`);
+      return 0;
+    }
+    case 'otp': {
+      const cfg = loadConfig(settingsFromEnv().configFile);
+      const user = loadDemoUsers(cfg).find((u) => u.username === rest[0]);
+      if (!user) {
+        console.error(`pag otp: ${rest[0] ?? '(no name)'} is not a demo user of ${cfg.file} (environment ${cfg.gateway.environment})`);
+        return 1;
+      }
+      const { currentTotp } = await import('./trust/totp.js');
+      console.log(currentTotp(user.totpSecret));
       return 0;
     }
     case 'uscc':

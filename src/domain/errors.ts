@@ -40,9 +40,6 @@ export const ERRORS = {
   // Administration
   CLOCK_NOT_MANUAL: { status: 404, message: 'The clock can only be set when PAG_CLOCK=manual.', retryable: false },
   CONFIG_INVALID: { status: 500, message: 'Configuration {file} is invalid at {path}: {reason}', retryable: false },
-  // Delivery
-  ADAPTER_UNAVAILABLE: { status: 502, message: 'Adapter {adapter} could not deliver: {reason}', retryable: true },
-  DUPLICATE_MESSAGE: { status: 200, message: 'Message {messageId} was already processed.', retryable: false },
   // Fallback
   INTERNAL: { status: 500, message: 'Internal error; the event was logged as {ref}.', retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
