@@ -103,6 +103,8 @@ export async function verifyChain(db: Db, pageSize = 5000): Promise<AuditReport>
     ...(problem ? { problem } : {}),
   });
   let prev = GENESIS;
+  let prevPrev: string | null = null; // the link before `prev`: a row that only verifies against it follows an inserted row
+  let lastSeq = 0;
   let expected = 1;
   let checked = 0;
   let pending: EventRow | null = null; // a row that failed to verify, kept to tell an insertion from an alteration
@@ -125,9 +127,14 @@ export async function verifyChain(db: Db, pageSize = 5000): Promise<AuditReport>
       }
       const h = linkHash(prev, pos, r);
       if (h !== r.hash) {
+        if (prevPrev !== null && linkHash(prevPrev, pos - 1, r) === r.hash) {
+          return report({ kind: 'inserted', position: pos - 1, seq: lastSeq, detail: `event at position ${pos - 1} is not part of the chain` }, checked - 1);
+        }
         pending = r;
         continue;
       }
+      prevPrev = prev;
+      lastSeq = Number(r.seq);
       prev = h;
       expected = pos + 1;
       checked++;

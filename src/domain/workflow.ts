@@ -119,6 +119,19 @@ export function returnForCorrection(c0: Case, reason: string, ctx: WorkflowConte
   return done(c, ctx.now, [{ action: 'case.returned', data: { by: actor.id, reason } }]);
 }
 
+/** The applicant's corrected application replaces the returned one; eligibility is judged again. */
+export function resubmit(c0: Case, application: Case['application'], verdict: { eligible: boolean; ruleId: string; reason: string }, ctx: WorkflowContext, actor: Actor): Transition {
+  requireStatus(c0, 'resubmit', 'returned');
+  const c = clone(c0);
+  c.application = application;
+  c.status = verdict.eligible ? 'submitted' : 'refused';
+  c.refusedRule = verdict.eligible ? null : verdict.ruleId;
+  c.statusReason = verdict.eligible ? null : verdict.reason;
+  const events: DomainEvent[] = [{ action: 'case.resubmitted', data: { by: actor.id, enterpriseName: application.enterpriseName } }];
+  if (!verdict.eligible) events.push({ action: 'case.refused', data: { rule: verdict.ruleId, reason: verdict.reason } });
+  return done(c, ctx.now, events);
+}
+
 /** The adapter acknowledged delivery of a notification: the department's clock starts now, never earlier. */
 export function markDelivered(c0: Case, departmentId: string, ctx: WorkflowContext, via: string): Transition {
   const r0 = findReview(c0, departmentId);

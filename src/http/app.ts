@@ -116,6 +116,9 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   api.post('/cases/:id/return', requireRole('secretary', 'admin'), body<{ reason: string }>('api/reason.schema.json'), async (req, res) => {
     res.json(view(req, await gw.cases.returnForCorrection(param(req, 'id'), req.body.reason, actorOf(req))));
   });
+  api.post('/cases/:id/resubmit', requireRole('secretary', 'admin'), body<Application>('api/application.schema.json'), async (req, res) => {
+    res.json(view(req, await gw.cases.resubmit(param(req, 'id'), req.body as Application, actorOf(req))));
+  });
   api.post('/cases/:id/terminate', requireRole('secretary', 'registrar', 'admin'), body<{ reason: string }>('api/reason.schema.json'), async (req, res) => {
     res.json(view(req, await gw.cases.terminate(param(req, 'id'), req.body.reason, actorOf(req))));
   });

@@ -64,6 +64,7 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/cases/{id}': { get: op('A case with its reviews, licence, permits and timeline', 'all; reviewers only cases of their department', { parameters: [idParam] }) },
     '/api/cases/{id}/accept': { post: op('Accept: notifications go to every department concerned', 'secretary, admin', { parameters: [idParam] }) },
     '/api/cases/{id}/return': { post: op('Return for correction', 'secretary, admin', { parameters: [idParam], ...withBody('Reason') }) },
+    '/api/cases/{id}/resubmit': { post: op('Resubmit a returned case with the corrected application', 'secretary, admin', { parameters: [idParam], ...withBody('Application') }) },
     '/api/cases/{id}/terminate': { post: op('Terminate the procedure', 'secretary, registrar, admin', { parameters: [idParam], ...withBody('Reason') }) },
     '/api/cases/{id}/reviews/{departmentId}/opinion': { post: op("A department's opinion: approve, refuse or extend", 'reviewer of that department', { parameters: [idParam, depParam], ...withBody('Opinion') }) },
     '/api/cases/{id}/licence': { post: op('Issue the licence with a new unified social credit code', 'registrar', { parameters: [idParam] }) },

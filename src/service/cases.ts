@@ -192,6 +192,27 @@ export class CaseService {
     return this.mutate(id, actor, (c) => wf.returnForCorrection(c, reason, this.ctx(), actor));
   }
 
+  /** A returned case comes back corrected; the case keeps its id, reference and history. */
+  async resubmit(id: string, app: Application, actor: Actor): Promise<Case> {
+    resolveDepartments(app, this.config);
+    const verdict = evaluateEligibility(app, this.config.eligibility);
+    try {
+      return await this.mutate(id, actor, async (c, sql) => {
+        if (c.status === 'returned' && verdict.eligible) {
+          const pending = await this.pendingCaseId(sql, app);
+          if (pending && pending !== id) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+        }
+        return wf.resubmit(c, app, verdict, this.ctx(), actor);
+      });
+    } catch (e) {
+      if (!(e instanceof GatewayError) && /unique|duplicate key/i.test(String((e as Error).message))) {
+        const pending = await this.pendingCaseId(this.db, app);
+        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+      }
+      throw e;
+    }
+  }
+
   terminate(id: string, reason: string, actor: Actor): Promise<Case> {
     return this.mutate(id, actor, (c) => wf.terminate(c, reason, this.ctx(), actor));
   }

@@ -153,6 +153,12 @@ for (const kind of STORES) {
       expect(r.body.status).to.equal('returned');
       expect(r.body.statusReason).to.equal('缺少场地证明');
       expect((await sec.post(`/api/cases/${c.id}/return`, {})).status).to.equal(422);
+      const fixed = await sec.post(`/api/cases/${c.id}/resubmit`, { ...c.application, address: '南京市玄武区中山路2号' });
+      expect(fixed.status, JSON.stringify(fixed.body)).to.equal(200);
+      expect(fixed.body.status).to.equal('submitted');
+      expect(fixed.body.reference).to.equal(c.reference);
+      expect(fixed.body.application.address).to.equal('南京市玄武区中山路2号');
+      expect((await sec.post(`/api/cases/${c.id}/resubmit`, c.application)).body.error.code).to.equal('TRANSITION_NOT_ALLOWED');
     });
 
     it('extends once by 3 working days, then deems silence approval at the deadline, exactly once', async function () {
@@ -257,7 +263,7 @@ for (const kind of STORES) {
     it('shows overdue and near-deadline items to supervisors', async function () {
       const r = await sup.get('/api/supervision/overdue');
       expect(r.status).to.equal(200);
-      expect(r.body).to.have.keys(['now', 'nearDeadlineUntil', 'reviews', 'licences', 'permits', 'failedDeliveries', 'perDepartment']);
+      expect(r.body).to.have.keys(['now', 'nearDeadlineUntil', 'reviews', 'licences', 'permits', 'failedDeliveries', 'provisionalDeadlines', 'perDepartment']);
       expect(r.body.reviews.deemedApproved.length).to.be.greaterThan(0);
       expect((await sec.get('/api/supervision/overdue')).status).to.equal(403);
     });
