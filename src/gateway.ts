@@ -1,5 +1,7 @@
 // Composition root: wires configuration, store, clock, adapters, services, background workers and the HTTP server.
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Adapter, AdapterHealth } from '../adapters/adapter.js';
@@ -44,6 +46,8 @@ export function openDb(settings: Settings): Db {
 
 export class Gateway {
   readonly hub = new Hub();
+  /** Names this process in audit events of the timekeeper and dispatcher. */
+  readonly instance = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   readonly adapters = new Map<string, Adapter>();
   readonly cases: CaseService;
   readonly users: UserService;
@@ -67,7 +71,7 @@ export class Gateway {
       const r = this.cal.addWorkingDays(new Date(from), n);
       return { dueAt: r.dueAt.getTime(), provisional: r.provisional };
     };
-    this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub);
+    this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
     this.users = new UserService(db, tokens, config.gateway.name, (id) => config.departments.some((d) => d.id === id));
     for (const [name, a] of Object.entries(config.adapters)) this.adapters.set(name, createAdapter(name, a.kind, a.options));
     this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {

@@ -177,7 +177,7 @@ export class Dispatcher {
             [o.error, real, o.row.id, this.owner],
           );
           if (n > 0) {
-            await appendEvents(sql, o.row.case_id, real, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: o.row.adapter }, [
+            await appendEvents(sql, o.row.case_id, real, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: o.row.adapter, instance: this.owner }, [
               { action: 'delivery.failed', data: { messageId: o.row.id, departmentId: o.row.department_id, kind: o.row.kind, attempts, error: o.error } },
             ]);
           }

@@ -48,6 +48,8 @@ export interface Actor {
   id: string;
   role?: Role | 'timekeeper' | 'dispatcher';
   adapter?: string;
+  /** For system actors: which gateway process acted (several may share one database). */
+  instance?: string;
 }
 
 /** One department's pre-approval review of a case. */

@@ -37,6 +37,7 @@ export class CaseService {
     private readonly clock: Clock,
     private readonly addWorkingDays: wf.AddWorkingDays,
     private readonly hub: Hub,
+    private readonly instance: string,
   ) {
     this.departments = new Map(config.departments.map((d) => [d.id, d]));
   }
@@ -264,7 +265,7 @@ export class CaseService {
       if (!before) continue;
       const t = wf.markDelivered(before, item.departmentId, this.ctx(), item.via);
       if (t.events.length === 0) continue;
-      await this.persist(sql, before, t, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via });
+      await this.persist(sql, before, t, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via, instance: this.instance });
       working.set(item.caseId, t.case);
       changed++;
     }
@@ -274,22 +275,21 @@ export class CaseService {
   /** Fires due deadlines: deemed approvals, overdue licences and permits. Returns how many fired. */
   async fireDeadlines(limit: number): Promise<number> {
     const now = this.clock.now();
-    const due = await this.db.all<{ case_id: string; department_id: string | null; kind: string }>(
-      `SELECT case_id, department_id, 'review' AS kind FROM reviews WHERE state IN ('delivered', 'extended') AND due_at <= $1
-       UNION ALL SELECT id, NULL, 'licence' FROM cases WHERE status = 'awaiting_licence' AND licence_overdue_at IS NULL AND licence_due_at <= $1
-       UNION ALL SELECT case_id, department_id, 'permit' FROM permits WHERE reported_at IS NULL AND overdue_at IS NULL AND due_at <= $1
-       LIMIT $2`,
-      [now, limit],
-    );
-    if (due.length === 0) return 0;
     const fired = await this.db.tx(async (sql) => {
-      // SKIP LOCKED: another gateway already firing a case's deadline leaves it to that gateway.
-      const ids = [...new Set(due.map((d) => d.case_id))].sort();
-      const rows = await sql.all<{ id: string }>(
-        `SELECT id FROM cases WHERE id IN (${placeholders(ids.length)}) ORDER BY id${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-        ids,
-      );
-      const cases = await loadCases(sql, rows.map((r) => r.id));
+      // Selecting and locking in one statement: a gateway skips the cases another is firing and takes the next ones,
+      // so two gateways share a backlog instead of waiting on each other (SQLite transactions are exclusive anyway).
+      const lock = sql.dialect === 'postgres' ? ' FOR UPDATE OF c SKIP LOCKED' : '';
+      const due: { case_id: string; department_id: string | null; kind: 'review' | 'licence' | 'permit' }[] = [];
+      const take = async (q: string, kind: 'review' | 'licence' | 'permit') => {
+        if (due.length >= limit) return;
+        const rows = await sql.all<{ case_id: string; department_id: string | null }>(`${q} LIMIT $2${lock}`, [now, limit - due.length]);
+        for (const r of rows) due.push({ ...r, kind });
+      };
+      await take(`SELECT r.case_id, r.department_id FROM reviews r JOIN cases c ON c.id = r.case_id WHERE r.state IN ('delivered', 'extended') AND r.due_at <= $1 ORDER BY r.due_at`, 'review');
+      await take(`SELECT c.id AS case_id, NULL AS department_id FROM cases c WHERE c.status = 'awaiting_licence' AND c.licence_overdue_at IS NULL AND c.licence_due_at <= $1 ORDER BY c.licence_due_at`, 'licence');
+      await take(`SELECT p.case_id, p.department_id FROM permits p JOIN cases c ON c.id = p.case_id WHERE p.reported_at IS NULL AND p.overdue_at IS NULL AND p.due_at <= $1 ORDER BY p.due_at`, 'permit');
+      if (due.length === 0) return 0;
+      const cases = await loadCases(sql, due.map((d) => d.case_id));
       const ctx = { ...this.ctx(), now };
       let n = 0;
       for (const d of due) {
@@ -300,7 +300,7 @@ export class CaseService {
           : d.kind === 'licence' ? wf.licenceOverdue(before, ctx)
           : wf.permitOverdue(before, d.department_id!, ctx);
         if (t.events.length === 0) continue;
-        await this.persist(sql, before, t, { kind: 'system', id: 'timekeeper', role: 'timekeeper' });
+        await this.persist(sql, before, t, { kind: 'system', id: 'timekeeper', role: 'timekeeper', instance: this.instance });
         cases.set(d.case_id, t.case);
         n++;
       }
