@@ -7,7 +7,7 @@ import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
 import { Gateway } from '../gateway.js';
 import { currentTotp } from '../trust/totp.js';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any; // answers of our own API, read loosely for printing
 
 export async function runDemo(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pag-demo-'));
@@ -71,7 +71,7 @@ export async function runDemo(): Promise<number> {
   };
   const licence = async (id: string) => {
     const c = await call('registrar', 'POST', `/api/cases/${id}/licence`);
-    say(`  registrar   issued licence, unified social credit code ${c.licence.creditCode}; case ${c.status}${c.permits.length ? `, ${c.permits.length} permits due ${shanghai(c.permits[0].dueAt)}` : ''}`);
+    say(`  registrar   issued licence, unified social credit code ${c.licence.creditCode}; case ${c.status}${c.permits.length ? `, ${c.permits.length} permit${c.permits.length > 1 ? 's' : ''} due ${shanghai(c.permits[0].dueAt)}` : ''}`);
     return c;
   };
   const permits = async (c: Json) => {

@@ -10,7 +10,7 @@ import * as wf from '../domain/workflow.js';
 import type { Hub } from '../bus/hub.js';
 import type { Clock } from '../clock.js';
 import { appendEvents, insertCase, loadCase, loadCases, nextCounter, saveCase } from '../store/case-repo.js';
-import { placeholders, type Db, type Sql } from '../store/sql.js';
+import { isUniqueViolation, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Filters of the case list. */
 export interface CaseFilter {
@@ -102,17 +102,19 @@ export class CaseService {
       if (!result.replayed) this.hub.committed({ events: true });
       return { case: result.c, replayed: result.replayed };
     } catch (e) {
-      // Two submissions racing past the check meet the unique index; report it as the duplicate it is.
-      if (!(e instanceof GatewayError) && /unique|duplicate key/i.test(String((e as Error).message))) {
-        if (idempotencyKey) {
-          const prior = await this.idempotent(this.db, idempotencyKey, requestHash);
-          if (prior) return { case: prior, replayed: true };
-        }
-        const pending = await this.pendingCaseId(this.db, app);
-        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+      if (idempotencyKey && isUniqueViolation(e)) {
+        const prior = await this.idempotent(this.db, idempotencyKey, requestHash);
+        if (prior) return { case: prior, replayed: true };
       }
-      throw e;
+      throw await this.asDuplicate(e, app);
     }
+  }
+
+  /** Two writers racing past the pending-name check meet the unique index; report that as the duplicate it is. */
+  private async asDuplicate(e: unknown, app: Application): Promise<unknown> {
+    if (!isUniqueViolation(e)) return e;
+    const pending = await this.pendingCaseId(this.db, app);
+    return pending ? new GatewayError('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending }) : e;
   }
 
   private async idempotent(sql: Sql, key: string, requestHash: string): Promise<Case | undefined> {
@@ -148,10 +150,7 @@ export class CaseService {
       }
       return { duplicate: false as const, case: t.case, outbox: t.outgoing.length > 0 };
     });
-    if (result.duplicate) {
-      const c = await this.get(id);
-      return c;
-    }
+    if (result.duplicate) return this.get(id);
     this.hub.committed({ outbox: result.outbox, events: true });
     return result.case;
   }
@@ -206,11 +205,7 @@ export class CaseService {
         return wf.resubmit(c, app, verdict, this.ctx(), actor);
       });
     } catch (e) {
-      if (!(e instanceof GatewayError) && /unique|duplicate key/i.test(String((e as Error).message))) {
-        const pending = await this.pendingCaseId(this.db, app);
-        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
-      }
-      throw e;
+      throw await this.asDuplicate(e, app);
     }
   }
 

@@ -21,6 +21,12 @@ export interface Db extends Sql {
 export const forUpdate = (sql: Sql, skipLocked = false): string =>
   sql.dialect === 'postgres' ? (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE') : '';
 
+/** True for a unique-constraint violation in either dialect (two writers raced past a check). */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
 /** Placeholders `$1..$n` as a list, for `IN (...)` and multi-row VALUES. */
 export function placeholders(count: number, start = 1): string {
   return Array.from({ length: count }, (_, i) => `$${start + i}`).join(', ');

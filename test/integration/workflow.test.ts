@@ -147,6 +147,19 @@ for (const kind of STORES) {
       expect(reuse.body.error.code).to.equal('IDEMPOTENCY_KEY_REUSED');
     });
 
+    it('keeps one case when the same application races in, with or without an Idempotency-Key', async function () {
+      const app = application();
+      const key = { 'idempotency-key': `race-${Date.now()}-${Math.random()}` };
+      const same = await Promise.all(Array.from({ length: 6 }, () => sec.post('/api/cases', app, key)));
+      expect(new Set(same.map((r) => r.body.id)).size).to.equal(1);
+      expect(same.map((r) => r.status).sort()).to.deep.equal([200, 200, 200, 200, 200, 201]);
+      const other = application();
+      const racing = await Promise.all(Array.from({ length: 6 }, () => sec.post('/api/cases', other)));
+      expect(racing.map((r) => r.status).sort()).to.deep.equal([201, 409, 409, 409, 409, 409]);
+      const winner = racing.find((r) => r.status === 201)!.body.id;
+      racing.filter((r) => r.status === 409).forEach((r) => expect(r.body.error.details.caseId).to.equal(winner));
+    });
+
     it('returns a case for correction with a reason', async function () {
       const c = (await sec.post('/api/cases', application())).body;
       const r = await sec.post(`/api/cases/${c.id}/return`, { reason: '缺少场地证明' });
