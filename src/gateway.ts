@@ -38,6 +38,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Background poll intervals; tests may shorten them. */
   pollMs?: number;
+  /** false: this gateway serves the API but sends nothing (another gateway, or a test stepping `dispatcher.runOnce()`, does). */
+  dispatch?: boolean;
 }
 
 export function openDb(settings: Settings): Db {
@@ -66,6 +68,7 @@ export class Gateway {
     readonly tokens: TokenService,
     readonly log: Logger,
     pollMs: number,
+    private readonly dispatch: boolean,
   ) {
     const addWorkingDays: AddWorkingDays = (from, n) => {
       const r = this.cal.addWorkingDays(new Date(from), n);
@@ -102,7 +105,7 @@ export class Gateway {
       clock = new ManualClock(saved ? Number(saved.value) : Date.now());
     }
     const tokens = await TokenService.create({ issuer: config.gateway.id, audience: `${config.gateway.id}/api`, ttlSeconds: config.gateway.tokenTtlSeconds, secret: await tokenSecret(db) });
-    const gw = new Gateway(settings, config, db, clock, calendar, tokens, log, opts.pollMs ?? 500);
+    const gw = new Gateway(settings, config, db, clock, calendar, tokens, log, opts.pollMs ?? 500, opts.dispatch ?? true);
     for (const u of loadDemoUsers(config)) {
       if (!(await gw.users.exists(u.username))) await gw.users.add({ ...u, demo: true });
     }
@@ -114,7 +117,7 @@ export class Gateway {
     for (const a of this.adapters.values()) await a.start({ gatewayId: this.config.gateway.id, logger: this.log.child({ module: 'adapter', adapter: a.name }) });
     const app = createApp(this, this.log.child({ module: 'http' }));
     await this.sealer.start();
-    this.dispatcher.start();
+    if (this.dispatch) this.dispatcher.start();
     this.timekeeper.start();
     // Another gateway on the same database may have changed the calendar; pick that up within seconds.
     this.calendarTimer = setInterval(() => void this.refreshCalendar().catch((e: Error) => this.log.error({ err: e.message }, 'calendar refresh failed')), 2000);

@@ -57,8 +57,8 @@ export interface Running {
   stop: () => Promise<void>;
 }
 
-export async function startGateway(db: Db, over: Partial<Settings> = {}): Promise<Running> {
-  const gw = await Gateway.open({ settings: testSettings(over), db, logger: silentLogger(), pollMs: 50 });
+export async function startGateway(db: Db, over: Partial<Settings> = {}, opts: { dispatch?: boolean } = {}): Promise<Running> {
+  const gw = await Gateway.open({ settings: testSettings(over), db, logger: silentLogger(), pollMs: 50, dispatch: opts.dispatch });
   const { port } = await gw.start();
   return { gw, base: `http://127.0.0.1:${port}`, stop: () => gw.stop() };
 }

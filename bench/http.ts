@@ -1,0 +1,49 @@
+// HTTP throughput: this process serves a production-like gateway; a separate client process drives cases over the REST API.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, loadDemoUsers } from '../src/config/load.js';
+import type { ClientConfig, ClientResult } from './http-client.js';
+import type { FlowResult } from './inprocess.js';
+import { DEPARTMENTS, freshStore, SCOPE, settings, startGateway, withTimeout, type StoreKind } from './support.js';
+
+export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number }> {
+  const store = await freshStore(kind, 'http');
+  const { gw, base } = await startGateway(store);
+  // The client runs in its own process (its own core's worth of event loop), so client work does not slow the server.
+  const child = fork(fileURLToPath(new URL('./http-client.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const wanted = new Set(['secretary', 'registrar', ...DEPARTMENTS.map((d) => `reviewer-${d}`)]);
+    const users = loadDemoUsers(loadConfig(settings(store).configFile)).filter((u) => wanted.has(u.username));
+    const cfg: ClientConfig = { base, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs };
+    const reply = new Promise<{ ok: boolean; result?: ClientResult; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { ok: boolean; result?: ClientResult; error?: string }));
+      child.once('exit', (code) => reject(new Error(`HTTP client exited with ${code} before reporting`)));
+    });
+    child.send(cfg);
+    // Bounded: warm-up (30 s max) + run + drain of in-flight cases.
+    const m = await withTimeout(reply, o.maxMs + 150_000, 'HTTP client');
+    if (!m.ok || !m.result) throw new Error(`HTTP client failed: ${m.error}`);
+    const r = m.result;
+    const licensed = Number((await gw.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM cases WHERE status = 'licensed'"))!.n);
+    return {
+      store: kind,
+      mode: 'http',
+      concurrency: o.concurrency,
+      warmupCases: r.warmupCases,
+      cases: r.cases,
+      failed: r.failed,
+      seconds: r.seconds,
+      casesPerSec: r.cases / r.seconds,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      licensedInStore: licensed,
+      errors: r.errors,
+      requests: r.requests,
+      requestsPerSec: r.requests / r.seconds,
+    };
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await gw.stop();
+    await store.cleanup();
+  }
+}
