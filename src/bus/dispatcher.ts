@@ -45,7 +45,10 @@ export class Dispatcher {
     private readonly opts: { batch: number; pollMs: number; concurrency: number } = { batch: 200, pollMs: 500, concurrency: 16 },
   ) {}
 
+  private started = false;
+
   start(): void {
+    this.started = true;
     this.hub.on('committed', this.onCommit);
     this.schedule(0);
   }
@@ -63,6 +66,7 @@ export class Dispatcher {
 
   /** Run a pass now (or right after the current one). */
   kick(): void {
+    if (!this.started) return; // a gateway without a running dispatcher leaves sending to others
     if (this.running) this.again = true;
     else this.schedule(0);
   }
@@ -96,16 +100,17 @@ export class Dispatcher {
   async runOnce(): Promise<number> {
     const now = Date.now();
     const claimed = await this.db.tx(async (sql) => {
-      // 'sending' with an expired lease is a message whose dispatcher died mid-send: it goes out again (receivers de-duplicate).
+      // A claimed message's next_attempt_at is its lease expiry: 'sending' past it is a message whose dispatcher died
+      // mid-send, and it goes out again (receivers de-duplicate). One condition keeps the claim on the partial index.
       const rows = await sql.all<OutboxRow>(
         `SELECT id, case_id, department_id, adapter, kind, payload, attempts FROM outbox
-         WHERE (state IN ('ready', 'waiting_retry') AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until < $1)
+         WHERE state IN ('ready', 'waiting_retry', 'sending') AND next_attempt_at <= $1
          ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
         [now, this.opts.batch],
       );
       if (rows.length > 0) {
         await sql.run(
-          `UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(rows.length, 4)})`,
+          `UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $1, next_attempt_at = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(rows.length, 4)})`,
           [now + LEASE_MS, this.owner, now, ...rows.map((r) => r.id)],
         );
       }

@@ -56,6 +56,12 @@ export class Sealer {
   private async pass(): Promise<void> {
     try {
       while ((await seal(this.db)).length > 0 && !this.stopped);
+      if (this.hub.listenerCount('published') === 0) {
+        // Nobody is streaming: skip reading the events back, and start any later stream from the current head.
+        const head = await this.db.get<{ pos: number }>('SELECT pos FROM audit_head WHERE id = 1');
+        this.published = Number(head?.pos ?? this.published);
+        return;
+      }
       for (;;) {
         const batch = await eventsAfter(this.db, this.published, 1000);
         if (batch.length === 0) break;

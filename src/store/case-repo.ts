@@ -97,6 +97,9 @@ function toCase(row: CaseRow, reviews: Review[], permits: Permit[]): Case {
   };
 }
 
+const NO_REVIEWS = new Set<CaseStatus>(['submitted', 'returned', 'refused']);
+const HAS_PERMITS = new Set<CaseStatus>(['licensed', 'operating']);
+
 /** Loads cases by id with their reviews and permits; `lock` takes row locks (PostgreSQL) until the transaction ends. */
 export async function loadCases(sql: Sql, ids: string[], lock = false): Promise<Map<string, Case>> {
   const out = new Map<string, Case>();
@@ -106,10 +109,15 @@ export async function loadCases(sql: Sql, ids: string[], lock = false): Promise<
   const ph = placeholders(sorted.length);
   const rows = await sql.all<CaseRow>(`SELECT ${CASE_COLUMNS} FROM cases WHERE id IN (${ph}) ORDER BY id${lock ? forUpdate(sql) : ''}`, sorted);
   if (rows.length === 0) return out;
-  const found = rows.map((r) => r.id);
-  const fph = placeholders(found.length);
-  const reviews = await sql.all<ReviewRow>(`SELECT * FROM reviews WHERE case_id IN (${fph}) ORDER BY case_id, department_id`, found);
-  const permits = await sql.all<PermitRow>(`SELECT * FROM permits WHERE case_id IN (${fph}) ORDER BY case_id, department_id`, found);
+  // Reviews exist from acceptance on and permits from the licence on: cases before those steps need no query for them.
+  const withReviews = rows.filter((r) => !NO_REVIEWS.has(r.status)).map((r) => r.id);
+  const withPermits = rows.filter((r) => HAS_PERMITS.has(r.status)).map((r) => r.id);
+  const reviews = withReviews.length
+    ? await sql.all<ReviewRow>(`SELECT * FROM reviews WHERE case_id IN (${placeholders(withReviews.length)}) ORDER BY case_id, department_id`, withReviews)
+    : [];
+  const permits = withPermits.length
+    ? await sql.all<PermitRow>(`SELECT * FROM permits WHERE case_id IN (${placeholders(withPermits.length)}) ORDER BY case_id, department_id`, withPermits)
+    : [];
   const rv = new Map<string, Review[]>();
   for (const r of reviews) (rv.get(r.case_id) ?? rv.set(r.case_id, []).get(r.case_id)!).push(toReview(r));
   const pm = new Map<string, Permit[]>();
@@ -139,18 +147,20 @@ export async function insertCase(sql: Sql, c: Case): Promise<void> {
 /** Writes what changed between `before` and `after`; fails if the case changed underneath (version check). */
 export async function saveCase(sql: Sql, before: Case, after: Case): Promise<void> {
   if (before === after) return;
-  const changed = await sql.run(
-    `UPDATE cases SET status = $2, updated_at = $3, refused_rule = $4, status_reason = $5, licence_due_at = $6,
-       licence_due_provisional = $7, licence_overdue_at = $8, credit_code = $9, licence_issued_at = $10,
-       licence_issued_by = $11, version = $12, application = $13, enterprise_name = $14, division_code = $15, industry = $16
-     WHERE id = $1 AND version = $17`,
-    [
-      after.id, after.status, after.updatedAt, after.refusedRule, after.statusReason, after.licenceDueAt,
-      after.licenceDueProvisional ? 1 : 0, after.licenceOverdueAt, after.licence?.creditCode ?? null,
-      after.licence?.issuedAt ?? null, after.licence?.issuedBy ?? null, after.version, JSON.stringify(after.application),
-      after.application.enterpriseName, after.application.divisionCode, after.application.industry, before.version,
-    ],
-  );
+  const common = [
+    after.id, after.status, after.updatedAt, after.refusedRule, after.statusReason, after.licenceDueAt,
+    after.licenceDueProvisional ? 1 : 0, after.licenceOverdueAt, after.licence?.creditCode ?? null,
+    after.licence?.issuedAt ?? null, after.licence?.issuedBy ?? null, after.version, before.version,
+  ];
+  const SET = `status = $2, updated_at = $3, refused_rule = $4, status_reason = $5, licence_due_at = $6, licence_due_provisional = $7,
+       licence_overdue_at = $8, credit_code = $9, licence_issued_at = $10, licence_issued_by = $11, version = $12`;
+  // The application (and the indexed name and division) is rewritten only when it changed: most steps leave it alone.
+  const changed =
+    before.application === after.application
+      ? await sql.run(`UPDATE cases SET ${SET} WHERE id = $1 AND version = $13`, common)
+      : await sql.run(`UPDATE cases SET ${SET}, application = $14, enterprise_name = $15, division_code = $16, industry = $17 WHERE id = $1 AND version = $13`, [
+          ...common, JSON.stringify(after.application), after.application.enterpriseName, after.application.divisionCode, after.application.industry,
+        ]);
   if (changed !== 1) throw new Error(`case ${after.id} changed concurrently (version ${before.version})`);
   await saveChildren(sql, after, before);
 }

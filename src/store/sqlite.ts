@@ -16,6 +16,9 @@ function compile(text: string): { sql: string; order: number[] } {
   return { sql, order };
 }
 
+/** At most this many transactions share one commit. */
+const GROUP_COMMIT_MAX = 64;
+
 const bind = (v: unknown): unknown => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
 
 export class SqliteDb implements Db {
@@ -87,18 +90,57 @@ export class SqliteDb implements Db {
     return this.serial(() => this.direct.run(text, params));
   }
 
+  /**
+   * Group commit: transactions that arrive while another commits are run together in one SQLite transaction,
+   * each inside its own savepoint. A failing one rolls back to its savepoint alone; every caller is answered only
+   * after the shared COMMIT, so each still sees its own transaction either durable or not applied at all.
+   * Why: a commit rewrites every page it touched into the WAL, and concurrent cases touch the same index pages,
+   * so one commit for many transactions writes a fraction of the pages.
+   */
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    return this.serial(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(this.direct);
-        this.db.exec('COMMIT');
-        return result;
-      } catch (e) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw e;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ fn: fn as (sql: Sql) => Promise<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        void this.serial(() => this.flush());
       }
     });
+  }
+
+  private waiting: { fn: (sql: Sql) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushQueued = false;
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const done: { ok: boolean; value: unknown; unit: SqliteDb['waiting'][number] }[] = [];
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      // Transactions that arrive while the batch runs join it, up to a bound that keeps the first caller's wait short.
+      while (this.waiting.length > 0 && done.length < GROUP_COMMIT_MAX) {
+        const unit = this.waiting.shift()!;
+        this.db.exec('SAVEPOINT unit');
+        try {
+          const value = await unit.fn(this.direct);
+          this.db.exec('RELEASE unit');
+          done.push({ ok: true, value, unit });
+        } catch (e) {
+          this.db.exec('ROLLBACK TO unit');
+          this.db.exec('RELEASE unit');
+          done.push({ ok: false, value: e, unit });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const d of done) d.unit.reject(e);
+      throw e;
+    } finally {
+      if (this.waiting.length > 0 && !this.flushQueued) {
+        this.flushQueued = true;
+        void this.serial(() => this.flush());
+      }
+    }
+    for (const d of done) (d.ok ? d.unit.resolve : d.unit.reject)(d.value);
   }
 
   /** Runs a script of several statements (migrations). */
