@@ -4,6 +4,9 @@ import type { Db } from '../store/sql.js';
 import { eventsAfter, seal } from './audit.js';
 import type { Hub } from './hub.js';
 
+/** How long after a commit the sealer waits for more before sealing; bounds the delay of live events. */
+const SEAL_DELAY_MS = 20;
+
 export class Sealer {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -29,11 +32,19 @@ export class Sealer {
     this.stopped = true;
     this.hub.off('committed', this.onCommit);
     if (this.timer) clearTimeout(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
     await this.settled();
   }
 
+  private debounce: NodeJS.Timeout | null = null;
+
+  // Commits come in bursts; sealing once shortly after a burst makes fewer, larger chain updates.
   private readonly onCommit = (what: { events?: boolean }) => {
-    if (what.events) this.kick();
+    if (!what.events || this.debounce || this.stopped) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      this.kick();
+    }, SEAL_DELAY_MS);
   };
 
   readonly kick = (): void => {

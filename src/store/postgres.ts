@@ -1,4 +1,5 @@
 // PostgreSQL store (pg): for several gateway instances sharing one database; row locks and SKIP LOCKED share the work.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Db, Sql } from './sql.js';
 
@@ -6,6 +7,17 @@ import type { Db, Sql } from './sql.js';
 pg.types.setTypeParser(20, (v) => Number(v));
 
 const RETRYABLE = new Set(['40001', '40P01']);
+
+const names = new Map<string, string>();
+/** A stable statement name per SQL text (texts are the code's own, so their number is bounded). */
+function statementName(text: string): string {
+  let n = names.get(text);
+  if (!n) {
+    n = `s${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, n);
+  }
+  return n;
+}
 
 export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
@@ -24,11 +36,13 @@ export class PostgresDb implements Db {
   }
 
   private static on(client: pg.Pool | pg.PoolClient): Sql {
+    // Named statements are parsed and planned once per connection instead of on every call.
+    const q = (text: string, values: unknown[]) => client.query({ name: statementName(text), text, values });
     return {
       dialect: 'postgres',
-      all: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as T[],
-      get: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows[0] as T | undefined,
-      run: async (text: string, params: unknown[] = []) => (await client.query(text, params)).rowCount ?? 0,
+      all: async <T>(text: string, params: unknown[] = []) => (await q(text, params)).rows as T[],
+      get: async <T>(text: string, params: unknown[] = []) => (await q(text, params)).rows[0] as T | undefined,
+      run: async (text: string, params: unknown[] = []) => (await q(text, params)).rowCount ?? 0,
     };
   }
 
