@@ -1,5 +1,7 @@
 // HTTP client process: logs demo users in once, follows each department's live stream, and drives whole cases over the REST API.
+import http from 'node:http';
 import { currentTotp } from '../src/trust/totp.js';
+import { stepClock, stepMeans, type StepTimes } from './inprocess.js';
 import { percentile, pool } from './support.js';
 
 export interface ClientConfig {
@@ -11,6 +13,8 @@ export interface ClientConfig {
   warmup: number;
   maxCount: number;
   maxMs: number;
+  /** Who follows /api/events: one stream as the secretary (default), or one per reviewer (BENCH_HTTP_STREAMS=reviewers). */
+  streams: 'secretary' | 'reviewers';
 }
 
 export interface ClientResult {
@@ -21,20 +25,64 @@ export interface ClientResult {
   p50Ms: number | null;
   p99Ms: number | null;
   requests: number;
+  /** Requests sent again after the keep-alive race (counted once in `requests`). */
+  retries: number;
+  /** Mean milliseconds per step of a case, as the client saw them (timed run only). */
+  stepMeansMs: Record<string, number>;
   errors: string[];
 }
 
 let requests = 0;
 
+// node:http with a keep-alive agent rather than fetch: under load, fetch (undici) left some requests waiting ~10 s for a
+// connection it opened only when the load stopped, a client artefact that inflated the tail and the drain of each run.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+let retries = 0;
+
+/** One request; retried once only in the documented keep-alive race (a reused idle socket the server closed before reading). */
 async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   requests++;
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+  try {
+    return await send(base, token, method, path, body);
+  } catch (e) {
+    if ((e as { reusedIdleSocket?: boolean }).reusedIdleSocket) {
+      retries++;
+      return send(base, token, method, path, body);
+    }
+    throw e;
+  }
+}
+
+function send(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${path}`, {
+      method,
+      agent,
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+    });
+    let answered = false;
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (!answered && req.reusedSocket && e.code === 'ECONNRESET') Object.assign(e, { reusedIdleSocket: true });
+      reject(e);
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : null });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.end(payload);
   });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
 async function login(base: string, u: ClientConfig['users'][number]): Promise<string> {
@@ -47,7 +95,7 @@ async function login(base: string, u: ClientConfig['users'][number]): Promise<st
   return ((await res.json()) as { token: string }).token;
 }
 
-/** Follows a reviewer's /api/events stream and calls `onDelivered` for each review.delivered of that department. */
+/** Follows an /api/events stream and calls `onDelivered` for each review.delivered it carries. */
 async function follow(base: string, token: string, signal: AbortSignal, onDelivered: (caseId: string, departmentId: string) => void): Promise<void> {
   const res = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal });
   if (res.status !== 200 || !res.body) throw new Error(`event stream: ${res.status}`);
@@ -84,7 +132,9 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
   for (const u of cfg.users) tokens.set(u.username, await login(cfg.base, u));
   const tok = (name: string) => tokens.get(name)!;
 
-  // Each department's client learns of new work from its own live stream, as a department desk would.
+  // Clients learn of delivered notifications from the live stream. Per-reviewer streams would be the natural choice, but a
+  // reviewer's stream hides every case whose case.submitted event it saw before acceptance created the reviews (the
+  // visibility cache in src/http/app.ts remembers "not visible"), so by default one secretary stream serves all desks.
   const waiting = new Map<string, () => void>();
   const early = new Set<string>();
   const onDelivered = (caseId: string, dep: string) => {
@@ -96,7 +146,8 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     } else early.add(key);
   };
   const abort = new AbortController();
-  for (const d of cfg.departments) await follow(cfg.base, tok(`reviewer-${d}`), abort.signal, onDelivered);
+  if (cfg.streams === 'reviewers') for (const d of cfg.departments) await follow(cfg.base, tok(`reviewer-${d}`), abort.signal, onDelivered);
+  else await follow(cfg.base, tok('secretary'), abort.signal, onDelivered);
   const delivered = (caseId: string, dep: string) =>
     new Promise<void>((resolve, reject) => {
       const key = `${caseId}|${dep}`;
@@ -126,23 +177,32 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     if (r.status !== status) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.json?.error ?? r.json).slice(0, 200)}`);
     return r.json;
   };
+  const steps: StepTimes = new Map();
   const flow = async (tag: string, i: number) => {
+    const mark = stepClock(steps);
     const c = expect(await call(cfg.base, tok('secretary'), 'POST', '/api/cases', app(tag, i)), 201, 'submit');
+    mark('submit');
     const all = Promise.all(cfg.departments.map((d) => delivered(c.id, d)));
     expect(await call(cfg.base, tok('secretary'), 'POST', `/api/cases/${c.id}/accept`, {}), 200, 'accept');
+    mark('accept');
     await all;
+    mark('delivery seen');
     await Promise.all(
       cfg.departments.map(async (d) =>
         expect(await call(cfg.base, tok(`reviewer-${d}`), 'POST', `/api/cases/${c.id}/reviews/${d}/opinion`, { decision: 'approve', reasons: '符合条件' }), 200, `opinion ${d}`),
       ),
     );
+    mark('4 opinions');
     const lic = expect(await call(cfg.base, tok('registrar'), 'POST', `/api/cases/${c.id}/licence`, {}), 201, 'licence');
+    mark('licence');
     if (lic.status !== 'licensed' || !lic.licence?.creditCode) throw new Error(`case ${c.id} ended ${lic.status}`);
   };
 
   const warm = await pool({ concurrency: cfg.concurrency, maxCount: cfg.warmup, maxMs: 30_000, task: (i) => flow('warm', i) });
   if (warm.failed > 0) throw new Error(`warm-up failed: ${warm.errors.join(' | ')}`);
   requests = 0;
+  retries = 0;
+  steps.clear();
   const r = await pool({ concurrency: cfg.concurrency, maxCount: cfg.maxCount, maxMs: cfg.maxMs, task: (i) => flow('run', i) });
   abort.abort();
   return {
@@ -153,6 +213,8 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     p50Ms: percentile(r.latenciesMs, 50),
     p99Ms: percentile(r.latenciesMs, 99),
     requests,
+    retries,
+    stepMeansMs: stepMeans(steps),
     errors: r.errors,
   };
 }

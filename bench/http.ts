@@ -6,7 +6,7 @@ import type { ClientConfig, ClientResult } from './http-client.js';
 import type { FlowResult } from './inprocess.js';
 import { DEPARTMENTS, freshStore, SCOPE, settings, startGateway, withTimeout, type StoreKind } from './support.js';
 
-export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number }> {
+export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number; retries: number }> {
   const store = await freshStore(kind, 'http');
   const { gw, base } = await startGateway(store);
   // The client runs in its own process (its own core's worth of event loop), so client work does not slow the server.
@@ -14,7 +14,7 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
   try {
     const wanted = new Set(['secretary', 'registrar', ...DEPARTMENTS.map((d) => `reviewer-${d}`)]);
     const users = loadDemoUsers(loadConfig(settings(store).configFile)).filter((u) => wanted.has(u.username));
-    const cfg: ClientConfig = { base, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs };
+    const cfg: ClientConfig = { base, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs, streams: process.env.BENCH_HTTP_STREAMS === 'reviewers' ? 'reviewers' : 'secretary' };
     const reply = new Promise<{ ok: boolean; result?: ClientResult; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { ok: boolean; result?: ClientResult; error?: string }));
       child.once('exit', (code) => reject(new Error(`HTTP client exited with ${code} before reporting`)));
@@ -37,8 +37,10 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
       licensedInStore: licensed,
+      stepMeansMs: r.stepMeansMs,
       errors: r.errors,
       requests: r.requests,
+      retries: r.retries,
       requestsPerSec: r.requests / r.seconds,
     };
   } finally {

@@ -15,6 +15,9 @@ import { SqliteDb } from '../src/store/sqlite.js';
 export type StoreKind = 'sqlite' | 'postgres';
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.PAG_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_KEEP=1 keeps each run's temp dir (SQLite file and the gateway's log) for inspection; PostgreSQL schemas are still dropped. */
+const KEEP = process.env.BENCH_KEEP === '1';
+const removeDir = (dir: string) => (KEEP ? process.stderr.write(`bench: kept ${dir}\n`) : rmSync(dir, { recursive: true, force: true }));
 
 /** 'catering' needs health, environment, fire; 'bar' adds police: four departments in Xuanwu (320102). */
 export const SCOPE = ['catering', 'bar'];
@@ -44,14 +47,14 @@ export async function freshStore(kind: StoreKind, name: string): Promise<Store> 
   let cleanup: () => Promise<void>;
   let store: Store;
   if (kind === 'sqlite') {
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    cleanup = async () => void removeDir(dir);
     store = { kind, db: () => new SqliteDb(join(dir, 'gateway.sqlite')), dir, cleanup: async () => { cleanups.delete(cleanup); await cleanup(); } };
   } else {
     const schema = `bench_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
     await adminQuery(`CREATE SCHEMA ${schema}`);
     cleanup = async () => {
       await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     };
     store = { kind, db: (o) => new PostgresDb(PG_URL, { schema, ...(o?.max ? { max: o.max } : {}) }), dir, schema, cleanup: async () => { cleanups.delete(cleanup); await cleanup(); } };
   }

@@ -1,0 +1,251 @@
+// `npm run bench`: raw commit rates, case throughput (in-process and HTTP), deemed approvals and memory, on SQLite and PostgreSQL.
+import Database from 'better-sqlite3';
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { measureDeemed, type DeemedResult } from './deemed.js';
+import { measureHttp } from './http.js';
+import { measureInProcess, type FlowResult } from './inprocess.js';
+import type { MemoryConfig, MemoryResult } from './memory.js';
+import { measureRaw, type RawResult } from './raw.js';
+import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './support.js';
+
+const env = process.env;
+const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
+const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,deemed,memory').split(','));
+// Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
+const SECONDS = num('BENCH_SECONDS', QUICK ? 4 : 15);
+const CONFIG = {
+  quick: QUICK,
+  raw: { maxCount: 1_000_000, maxMs: (QUICK ? 2 : 5) * 1000 },
+  flows: { concurrency: num('BENCH_CONCURRENCY', 64), warmup: QUICK ? 100 : 300, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000 },
+  deemed: { deadlines: num('BENCH_DEADLINES', QUICK ? 10_000 : 100_000), maxMs: (QUICK ? 60 : 180) * 1000 },
+  memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
+};
+const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const ratio = (n: number) => (n >= 0.1 ? n.toFixed(3) : n.toPrecision(2));
+const pad = (s: string, w: number) => (s.length >= w ? s : s + ' '.repeat(w - s.length));
+const lpad = (s: string, w: number) => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
+
+function table(headers: string[], rows: string[][], right: number[]): string {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '  ' + r.map((c, i) => (right.includes(i) ? lpad(c, w[i]!) : pad(c, w[i]!))).join('  ');
+  return [line(headers), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
+}
+
+async function machine() {
+  const cpus = os.cpus();
+  const sqlite = new Database(':memory:');
+  const sqliteVersion = (sqlite.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  sqlite.close();
+  let postgresVersion: string | null = null;
+  let pgSettings: Record<string, string> = {};
+  if (STORES.includes('postgres')) {
+    postgresVersion = (await adminQuery<{ v: string }>('SELECT version() AS v'))[0]!.v;
+    const rows = await adminQuery<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections')");
+    pgSettings = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+  }
+  // The product changes under this benchmark; record exactly which code was measured.
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8' }).trimEnd();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    commit: git('rev-parse', '--short', 'HEAD'),
+    uncommittedProductChanges: (git('status', '--porcelain', '--', 'src', 'adapters', 'config', 'schemas') ?? '').split('\n').filter(Boolean),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGB: Math.round(os.totalmem() / 1024 ** 3),
+    sqliteVersion,
+    postgresVersion,
+    postgresSettings: pgSettings,
+  };
+}
+
+async function runMemory(): Promise<MemoryResult> {
+  // A child with --expose-gc: heap figures after a forced GC, and an RSS not inflated by the other phases of this run.
+  const child = fork(fileURLToPath(new URL('./memory.js', import.meta.url)), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const reply = new Promise<{ ok: boolean; result?: MemoryResult; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as never));
+      child.once('exit', (code) => reject(new Error(`memory child exited with ${code} before reporting`)));
+    });
+    child.send(CONFIG.memory);
+    const m = await withTimeout(reply, 15 * 60_000, 'memory child');
+    if (!m.ok || !m.result) throw new Error(`memory run failed: ${m.error}`);
+    return m.result;
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const info = await machine();
+  log(`bench: ${info.cpus} x ${info.cpuModel}, node ${info.node}, stores ${STORES.join(', ')}${QUICK ? ' (BENCH_QUICK: reduced counts)' : ''}`);
+  const raw: RawResult[] = [];
+  const flows: (FlowResult & { requests?: number; requestsPerSec?: number; retries?: number })[] = [];
+  const deemed: DeemedResult[] = [];
+  const failures: string[] = [];
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    log(`bench: ${what} ...`);
+    const s = performance.now();
+    try {
+      const r = await fn();
+      log(`bench: ${what} done in ${((performance.now() - s) / 1000).toFixed(1)} s`);
+      return r;
+    } catch (e) {
+      failures.push(`${what}: ${(e as Error).message}`);
+      log(`bench: ${what} FAILED: ${(e as Error).stack ?? e}`);
+      return undefined;
+    }
+  };
+
+  for (const kind of STORES) {
+    if (ONLY.has('raw')) raw.push(...((await attempt(`${kind} raw commits`, () => measureRaw(kind, CONFIG.raw))) ?? []));
+    if (ONLY.has('inprocess')) {
+      const r = await attempt(`${kind} in-process cases`, () => measureInProcess(kind, CONFIG.flows));
+      if (r) flows.push(r);
+    }
+    if (ONLY.has('http')) {
+      const r = await attempt(`${kind} HTTP cases`, () => measureHttp(kind, CONFIG.flows));
+      if (r) flows.push(r);
+    }
+    if (ONLY.has('deemed')) {
+      const r = await attempt(`${kind} deemed approvals`, () => measureDeemed(kind, CONFIG.deemed));
+      if (r) deemed.push(r);
+    }
+  }
+  const memory = ONLY.has('memory') ? await attempt('sqlite memory growth', runMemory) : undefined;
+
+  // ---- report ----
+  const rawOf = (kind: StoreKind, workers: number) => raw.find((r) => r.store === kind && r.workers === workers)?.commitsPerSec;
+  const ratios = (kind: StoreKind, v: number) => [rawOf(kind, 1), rawOf(kind, 8)].map((r) => (r ? `${ratio(v / r)}` : '-'));
+  const out: string[] = [];
+  out.push(`Parallel approval gateway benchmark - ${info.date}`);
+  out.push(`code: commit ${info.commit ?? '?'}${info.uncommittedProductChanges.length ? ` plus uncommitted changes in ${info.uncommittedProductChanges.map((l) => l.slice(3)).join(', ')}` : ''}`);
+  out.push(`${info.cpus} x ${info.cpuModel}, ${info.memoryGB} GB, ${info.platform}, node ${info.node}, SQLite ${info.sqliteVersion}${info.postgresVersion ? `, ${info.postgresVersion.split(' on ')[0]} (fsync ${info.postgresSettings.fsync}, synchronous_commit ${info.postgresSettings.synchronous_commit})` : ''}`);
+  if (QUICK) out.push('BENCH_QUICK=1: reduced counts and durations; not the figures the targets are about.');
+  out.push('');
+  out.push('Raw commit rate: one single-row INSERT per transaction, through the project\'s Db (SqliteDb: WAL, synchronous=NORMAL; PostgresDb)');
+  out.push(
+    table(
+      ['store', 'committers', 'commits', 'seconds', 'commits/s'],
+      raw.map((r) => [r.store, r.store === 'sqlite' ? `${r.workers} caller${r.workers > 1 ? 's' : ''} on its 1 connection` : `${r.workers} on ${r.connections} connection${r.connections > 1 ? 's (pool max 8)' : ''}`, fmt(r.commits), fmt(r.seconds, 1), fmt(r.commitsPerSec)]),
+      [2, 3, 4],
+    ),
+  );
+  out.push('');
+  out.push(`Cases from application to licence (businessScope catering+bar = 4 departments, fake adapter, every step its own transaction;`);
+  out.push(`product logger at info to a file; dispatcher, timekeeper and sealer running in the background; ratios = figure / raw commits/s)`);
+  const targetRows: string[][] = [];
+  const verdicts: { what: string; target: string; value: number | null; met: boolean | null }[] = [];
+  for (const f of flows) {
+    let target: number | null;
+    if (f.mode === 'in-process') target = TARGETS.inProcess[f.store];
+    else {
+      const ip = flows.find((x) => x.store === f.store && x.mode === 'in-process');
+      target = ip ? ip.casesPerSec * TARGETS.httpShare : null;
+    }
+    const met = target === null ? null : f.casesPerSec >= target && f.failed === 0;
+    verdicts.push({ what: `${f.store} ${f.mode} cases/s`, target: target === null ? '-' : `>= ${fmt(target)}`, value: f.casesPerSec, met });
+    targetRows.push([
+      f.store,
+      `${f.mode}, ${f.concurrency} in flight`,
+      fmt(f.cases),
+      fmt(f.failed),
+      fmt(f.seconds, 1),
+      fmt(f.casesPerSec, 1),
+      ...ratios(f.store, f.casesPerSec),
+      `${fmt(f.p50Ms)} / ${fmt(f.p99Ms)}`,
+      target === null ? '-' : `>= ${fmt(target)}`,
+      met === null ? '-' : met ? 'yes' : 'NO',
+    ]);
+  }
+  out.push(table(['store', 'path', 'cases', 'failed', 'seconds', 'cases/s', 'x raw(1)', 'x raw(8)', 'p50/p99 ms', 'target', 'met'], targetRows, [2, 3, 4, 5, 6, 7, 8]));
+  for (const f of flows) out.push(`  ${f.store} ${f.mode}: mean ms per step of a case: ${Object.entries(f.stepMeansMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`);
+  const http = flows.filter((f) => f.mode === 'http');
+  if (http.length) out.push(`  HTTP: ${http.map((f) => `${f.store} ${fmt(f.requestsPerSec)} API requests/s (${fmt((f.requests ?? 0) / Math.max(1, f.cases), 1)} per case, ${fmt(f.retries ?? 0)} resent after a keep-alive reset)`).join('; ')}; clients in a separate process, one login per user, keep-alive, delivery learnt from ${env.BENCH_HTTP_STREAMS === 'reviewers' ? 'one /api/events stream per reviewer' : "the secretary's /api/events stream"}.`);
+  out.push('');
+  out.push(`Deemed approvals: pending deadlines bulk-inserted by SQL (cases in_review with 4 delivered reviews each, past due once the clock moves; PostgreSQL ANALYZEd after loading),`);
+  out.push(`then PUT-clock equivalent gw.setClock(); the timekeeper fires them in batches (figure = fired / time until setClock returned)`);
+  out.push(
+    table(
+      ['store', 'deadlines', 'load s', 'batch', 'fired', 'seconds', 'deemed/s', 'x raw(1)', 'x raw(8)', 'incl. sealing /s', 'target', 'met'],
+      deemed.map((d) => {
+        const met = d.completed && d.fired === d.deadlines && d.deemedPerSec >= TARGETS.deemedPerSec;
+        verdicts.push({ what: `${d.store} deemed approvals/s`, target: `>= ${fmt(TARGETS.deemedPerSec)}`, value: d.deemedPerSec, met });
+        return [d.store, fmt(d.deadlines), fmt(d.loadSeconds, 1), fmt(d.timekeeperBatch), `${fmt(d.fired)}${d.completed ? '' : ' (timed out)'}`, fmt(d.seconds, 1), fmt(d.deemedPerSec), ...ratios(d.store, d.deemedPerSec), fmt(d.deemedPerSecSealed), `>= ${fmt(TARGETS.deemedPerSec)}`, met ? 'yes' : 'NO'];
+      }),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ),
+  );
+  out.push('');
+  let memoryVerdict: { heapGrowth: number; rssGrowth: number; anonGrowth: number | null; flat: boolean } | null = null;
+  if (memory) {
+    const s = memory.samples;
+    out.push(`Memory (SQLite, separate process, after 2 x gc()): stored cases grown by bulk SQL insert (operating cases with 4 reviews, 4 permits, 3 chained`);
+    out.push(`audit events each; ${fmt(memory.bulkSeconds, 1)} s of loading); ${fmt(CONFIG.memory.warmup)} whole cases first (warm-up; each leaves 4 messages in the fake adapter's log, which is bounded at 10,000);`);
+    out.push(`at each size a fixed workload of ${CONFIG.memory.flows} whole cases in process (${CONFIG.memory.concurrency} in flight) + 15 list queries (10 pages, 4 by department, 1 by status; mean ms each)`);
+    out.push(
+      table(
+        ['stored cases', 'db file MB', 'rss MB', 'anon', 'file', 'heapUsed MB', 'heapTotal MB', 'external MB', 'fake log', 'workload cases/s', 'list page', 'by dept', 'by status'],
+        s.map((x) => [fmt(x.storedCases), fmt(x.dbFileMB, 0), fmt(x.rssMB, 1), fmt(x.rssAnonMB, 1), fmt(x.rssFileMB, 1), fmt(x.heapUsedMB, 1), fmt(x.heapTotalMB, 1), fmt(x.externalMB, 1), fmt(x.fakeAdapterLog), `${fmt(x.flowsPerSec, 1)}${x.workloadFailed ? ` (${x.workloadFailed} failed)` : ''}`, fmt(x.listPageMs, 1), fmt(x.listDepartmentMs, 1), fmt(x.listStatusMs, 1)]),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      ),
+    );
+    if (s.length >= 2) {
+      const a = s[0]!;
+      const b = s[s.length - 1]!;
+      const anonGrowth = a.rssAnonMB && b.rssAnonMB ? b.rssAnonMB / a.rssAnonMB : null;
+      memoryVerdict = { heapGrowth: b.heapUsedMB / a.heapUsedMB, rssGrowth: b.rssMB / a.rssMB, anonGrowth, flat: false };
+      memoryVerdict.flat = memoryVerdict.heapGrowth <= TARGETS.memoryGrowth;
+      out.push(`  growth ${fmt(a.storedCases)} -> ${fmt(b.storedCases)} cases (x${(b.storedCases / a.storedCases).toFixed(1)}): heapUsed x${memoryVerdict.heapGrowth.toFixed(2)}, rss x${memoryVerdict.rssGrowth.toFixed(2)} (anon ${anonGrowth ? `x${anonGrowth.toFixed(2)}` : '-'}, file-backed ${fmt(a.rssFileMB, 0)} -> ${fmt(b.rssFileMB, 0)} MB); workload cases/s x${(b.flowsPerSec / a.flowsPerSec).toFixed(2)}; list page ms x${(b.listPageMs / a.listPageMs).toFixed(1)}`);
+      const cache = memory.sqliteCacheSize;
+      out.push(`  (the gateway's SQLite connection reports cache_size ${cache ?? '-'}${cache !== null && cache < 0 ? ` = ${fmt(-cache / 1024)} MiB page cache (anonymous memory)` : ' pages'} and mmap_size ${memory.sqliteMmapSize === null ? '-' : `${fmt(memory.sqliteMmapSize / 1024 ** 2)} MiB (file-backed)`}: rss may grow with the file up to those caps)`);
+      verdicts.push({ what: 'memory flat: JS heapUsed growth over the range', target: `<= x${TARGETS.memoryGrowth}`, value: memoryVerdict.heapGrowth, met: memoryVerdict.flat });
+      verdicts.push({ what: 'memory: rss growth over the range (info; see SQLite caches)', target: '-', value: memoryVerdict.rssGrowth, met: null });
+    }
+    out.push('');
+  }
+  out.push('Targets');
+  out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
+  if (failures.length) {
+    out.push('');
+    out.push('Phases that failed (no figures printed for them):');
+    for (const f of failures) out.push(`  ${f}`);
+  }
+  for (const f of flows) if (f.errors.length) out.push(`  ${f.store} ${f.mode} errors: ${f.errors.join(' | ')}`);
+  const totalSeconds = (performance.now() - t0) / 1000;
+  out.push('');
+  out.push(`Total bench time ${fmt(totalSeconds)} s.`);
+  console.log(out.join('\n'));
+
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, flows, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
+  writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
+  log(`bench: figures written to bench/results/latest.json`);
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+process.on('SIGINT', () => {
+  void cleanupAll().finally(() => process.exit(130));
+});
+
+main().catch(async (e) => {
+  log(`bench failed: ${(e as Error).stack ?? e}`);
+  await cleanupAll();
+  process.exit(1);
+});
