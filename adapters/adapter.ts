@@ -1,22 +1,25 @@
-// The one adapter interface every department connection implements (fake, REST; SOAP, XML and AMQP join later).
+// The one adapter interface every department connection implements (fake, REST, XML over HTTP, SOAP, AMQP).
 import type { Logger } from 'pino';
 
 /** A message leaving the gateway for a department, as the outbox hands it to an adapter. */
 export interface OutgoingMessage {
   id: string;
+  /** notification (a case to review) or another kind of outgoing message. */
   kind: string;
   caseId: string | null;
   departmentId: string;
+  /** The sending gateway's id. */
   sender: string;
   attempt: number;
   payload: Record<string, unknown>;
 }
 
-/** `delivered`: the department's system acknowledged the message (its deadline may start). */
-export interface SendOutcome {
-  status: 'delivered';
-  receipt?: string;
-}
+/**
+ * `delivered`: the department's system acknowledged the message (its deadline may start).
+ * `sent`: a store-and-forward channel (a broker) accepted it; delivery waits for the department's receipt,
+ * and the message is sent again if no receipt arrives in time.
+ */
+export type SendOutcome = { status: 'delivered'; receipt?: string } | { status: 'sent' };
 
 /** Thrown by `send` when a message was not delivered; `retryable` says whether the dispatcher should try again. */
 export class AdapterError extends Error {
@@ -35,13 +38,64 @@ export interface AdapterHealth {
   detail: string;
 }
 
+/** Kinds of message a department sends the gateway. */
+export type IncomingKind = 'opinion' | 'receipt' | 'permit';
+
+/** A message a department sent the gateway, as its adapter decoded it from the wire. */
+export interface IncomingMessage {
+  /** The sender's message id; a message id already seen changes nothing (inbox de-duplication). */
+  messageId: string;
+  kind: IncomingKind;
+  /** The department that sends it. */
+  departmentId: string;
+  caseId: string;
+  /** opinion: approve, refuse, or extend (superior review). */
+  decision?: 'approve' | 'refuse' | 'extend';
+  reasons?: string | null;
+  /** permit: the permit's number. */
+  permitNumber?: string;
+  /** receipt: the id of the gateway's message that the department acknowledges. */
+  ackOf?: string;
+}
+
+/** How a message arrived: the adapter (channel) and the credentials it carried. */
+export interface Channel {
+  /** The adapter name from configuration, or the gateway's own endpoint ('soap', 'xml', 'rest'). */
+  adapter: string;
+  /** The reviewer's bearer token (a JWT this gateway issued); opinions and permits need one of the sending department. */
+  token?: string;
+}
+
+/** The effect of an incoming message. A refusal carries a code from the error catalogue. */
+export type InboundResult =
+  | { ok: true; duplicate: boolean; caseId: string; caseStatus: string }
+  | { ok: false; code: string; httpStatus: number; message: string; retryable: boolean };
+
+/** A case's state as a department may see it (SOAP getCaseStatus and the like). */
+export interface CaseStatusView {
+  caseId: string;
+  reference: string;
+  status: string;
+  reviews: { departmentId: string; state: string; dueAt: string | null; decision: string | null }[];
+}
+
+/** What the gateway does with incoming messages; every adapter and inbound endpoint hands messages to it. */
+export interface Inbound {
+  accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult>;
+  caseStatus(caseId: string, channel: Channel): Promise<{ ok: true; view: CaseStatusView } | Extract<InboundResult, { ok: false }>>;
+}
+
 /** What the gateway gives an adapter when it starts. */
 export interface AdapterContext {
   gatewayId: string;
   logger: Logger;
+  /** Where the adapter hands messages it receives from its department. */
+  inbound: Inbound;
+  /** Department ids that use this adapter. */
+  departments: string[];
 }
 
-/** One department connection. `send` resolves only when delivery is acknowledged; it never reports success for a message it did not hand over. */
+/** One department connection. `send` resolves only when the message was handed over; it never reports success for a message it did not hand over. */
 export interface Adapter {
   readonly kind: string;
   readonly name: string;

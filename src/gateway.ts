@@ -22,6 +22,7 @@ import type { AddWorkingDays } from './domain/workflow.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { CaseService } from './service/cases.js';
+import { InboundService } from './service/inbound.js';
 import { supervisionReport, type SupervisionReport } from './service/supervision.js';
 import { UserService } from './service/users.js';
 import { appendEvents } from './store/case-repo.js';
@@ -56,6 +57,8 @@ export class Gateway {
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
   readonly sealer: Sealer;
+  /** Every incoming department message, whatever its channel, goes through here. */
+  readonly inbound: InboundService;
   private server: Server | null = null;
   private calendarTimer: NodeJS.Timeout | null = null;
 
@@ -86,6 +89,7 @@ export class Gateway {
     const batch = Number(process.env.PAG_TIMEKEEPER_BATCH) > 0 ? Number(process.env.PAG_TIMEKEEPER_BATCH) : 500;
     this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs });
     this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs });
+    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }));
   }
 
   /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */
@@ -119,7 +123,14 @@ export class Gateway {
 
   /** Starts adapters and background workers, then listens. */
   async start(): Promise<{ port: number; host: string }> {
-    for (const a of this.adapters.values()) await a.start({ gatewayId: this.config.gateway.id, logger: this.log.child({ module: 'adapter', adapter: a.name }) });
+    for (const a of this.adapters.values()) {
+      await a.start({
+        gatewayId: this.config.gateway.id,
+        logger: this.log.child({ module: 'adapter', adapter: a.name }),
+        inbound: this.inbound,
+        departments: this.config.departments.filter((d) => d.adapter === a.name).map((d) => d.id),
+      });
+    }
     const app = createApp(this, this.log.child({ module: 'http' }));
     await this.sealer.start();
     if (this.dispatch) this.dispatcher.start();

@@ -5,7 +5,7 @@ import { AdapterError, type Adapter } from '../../adapters/adapter.js';
 import type { AdapterConfig } from '../config/load.js';
 import type { CaseService } from '../service/cases.js';
 import { appendEvents } from '../store/case-repo.js';
-import { placeholders, type Db } from '../store/sql.js';
+import { forUpdate, placeholders, type Db } from '../store/sql.js';
 import type { Hub } from './hub.js';
 
 interface OutboxRow {
@@ -16,7 +16,12 @@ interface OutboxRow {
   kind: string;
   payload: string;
   attempts: number;
+  state: string;
 }
+
+type Outcome = { row: OutboxRow; ok: boolean; sent?: boolean; error?: string; retryable?: boolean };
+
+const DEFAULT_POLICY: AdapterConfig['retry'] = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, receiptTimeoutMs: 60_000 };
 
 /** Exponential backoff with full jitter (delay drawn from [base, min(max, base * 2^(attempt-1))]). */
 export function retryDelay(attempt: number, policy: AdapterConfig['retry'], random = Math.random): number {
@@ -101,10 +106,11 @@ export class Dispatcher {
     const now = Date.now();
     const claimed = await this.db.tx(async (sql) => {
       // A claimed message's next_attempt_at is its lease expiry: 'sending' past it is a message whose dispatcher died
-      // mid-send, and it goes out again (receivers de-duplicate). One condition keeps the claim on the partial index.
+      // mid-send, and it goes out again (receivers de-duplicate); 'waiting_receipt' past it is a message whose receipt did
+      // not come in time, sent again the same way. One condition keeps the claim on the partial index.
       const rows = await sql.all<OutboxRow>(
-        `SELECT id, case_id, department_id, adapter, kind, payload, attempts FROM outbox
-         WHERE state IN ('ready', 'waiting_retry', 'sending') AND next_attempt_at <= $1
+        `SELECT id, case_id, department_id, adapter, kind, payload, attempts, state FROM outbox
+         WHERE state IN ('ready', 'waiting_retry', 'sending', 'waiting_receipt') AND next_attempt_at <= $1
          ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
         [now, this.opts.batch],
       );
@@ -118,15 +124,18 @@ export class Dispatcher {
     });
     if (claimed.length === 0) return 0;
 
-    const outcomes: { row: OutboxRow; ok: boolean; error?: string; retryable?: boolean }[] = [];
+    const outcomes: Outcome[] = [];
     let next = 0;
     const worker = async () => {
       while (next < claimed.length) {
         const row = claimed[next++]!;
         const adapter = this.adapters.get(row.adapter);
         try {
+          if (row.state === 'waiting_receipt' && row.attempts >= this.policy(row.adapter).maxAttempts) {
+            throw new AdapterError(`no receipt after ${row.attempts} attempts`, false);
+          }
           if (!adapter) throw new AdapterError(`no adapter ${row.adapter} is running`, true);
-          await adapter.send({
+          const sent = await adapter.send({
             id: row.id,
             kind: row.kind,
             caseId: row.case_id,
@@ -135,7 +144,7 @@ export class Dispatcher {
             attempt: row.attempts + 1,
             payload: JSON.parse(row.payload) as Record<string, unknown>,
           });
-          outcomes.push({ row, ok: true });
+          outcomes.push({ row, ok: sent.status === 'delivered', sent: sent.status === 'sent' });
         } catch (e) {
           const retryable = e instanceof AdapterError ? e.retryable : true;
           outcomes.push({ row, ok: false, error: (e as Error).message, retryable });
@@ -147,7 +156,11 @@ export class Dispatcher {
     return claimed.length;
   }
 
-  private async record(outcomes: { row: OutboxRow; ok: boolean; error?: string; retryable?: boolean }[]): Promise<void> {
+  private policy(adapter: string): AdapterConfig['retry'] {
+    return this.policies[adapter]?.retry ?? DEFAULT_POLICY;
+  }
+
+  private async record(outcomes: Outcome[]): Promise<void> {
     const real = Date.now();
     await this.db.tx(async (sql) => {
       const delivered = outcomes.filter((o) => o.ok);
@@ -164,21 +177,30 @@ export class Dispatcher {
           sql,
         );
       }
+      const sent = outcomes.filter((o) => o.sent);
+      for (const o of sent) {
+        // A receipt that overtook the broker's confirmation has already made the message delivered (state no longer 'sending').
+        await sql.run(
+          `UPDATE outbox SET state = 'waiting_receipt', next_attempt_at = $1, updated_at = $2, lease_until = NULL, last_error = NULL
+           WHERE id = $3 AND lease_owner = $4 AND state = 'sending'`,
+          [real + this.policy(o.row.adapter).receiptTimeoutMs, real, o.row.id, this.owner],
+        );
+      }
       for (const o of outcomes) {
         await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, $4)', [
-          o.row.id, real, o.ok ? 'delivered' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
+          o.row.id, real, o.ok ? 'delivered' : o.sent ? 'sent' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
         ]);
-        if (o.ok) continue;
-        const policy = this.policies[o.row.adapter]?.retry ?? { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 };
+        if (o.ok || o.sent) continue;
+        const policy = this.policy(o.row.adapter);
         const attempts = o.row.attempts + 1;
         if (o.retryable && attempts < policy.maxAttempts) {
           await sql.run(
-            `UPDATE outbox SET state = 'waiting_retry', next_attempt_at = $1, last_error = $2, updated_at = $3, lease_until = NULL WHERE id = $4 AND lease_owner = $5`,
+            `UPDATE outbox SET state = 'waiting_retry', next_attempt_at = $1, last_error = $2, updated_at = $3, lease_until = NULL WHERE id = $4 AND lease_owner = $5 AND state = 'sending'`,
             [real + retryDelay(attempts, policy), o.error, real, o.row.id, this.owner],
           );
         } else {
           const n = await sql.run(
-            `UPDATE outbox SET state = 'failed', last_error = $1, updated_at = $2, lease_until = NULL WHERE id = $3 AND lease_owner = $4`,
+            `UPDATE outbox SET state = 'failed', last_error = $1, updated_at = $2, lease_until = NULL WHERE id = $3 AND lease_owner = $4 AND state = 'sending'`,
             [o.error, real, o.row.id, this.owner],
           );
           if (n > 0) {
@@ -193,6 +215,28 @@ export class Dispatcher {
     for (const o of outcomes) {
       if (!o.ok) this.log.warn({ messageId: o.row.id, adapter: o.row.adapter, departmentId: o.row.department_id, error: o.error }, 'delivery attempt failed');
     }
+  }
+
+  /**
+   * A department's receipt for a message: the message is delivered (and a notification's review clock starts) whatever
+   * state the sending side reached. 'already' for a repeated receipt, 'unknown' when no such message went to that department.
+   */
+  async receipt(messageId: string, departmentId: string, via: string): Promise<'delivered' | 'already' | 'unknown'> {
+    const real = Date.now();
+    const r = await this.db.tx(async (sql) => {
+      const row = await sql.get<{ case_id: string | null; kind: string; state: string; adapter: string }>(
+        `SELECT case_id, kind, state, adapter FROM outbox WHERE id = $1 AND department_id = $2${forUpdate(sql)}`,
+        [messageId, departmentId],
+      );
+      if (!row) return 'unknown' as const;
+      if (row.state === 'delivered') return 'already' as const;
+      await sql.run(`UPDATE outbox SET state = 'delivered', delivered_at = $1, updated_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2`, [real, messageId]);
+      await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, NULL)', [messageId, real, 'receipt']);
+      if (row.kind === 'notification' && row.case_id) await this.cases.markDelivered([{ caseId: row.case_id, departmentId, via }], sql);
+      return 'delivered' as const;
+    });
+    if (r === 'delivered') this.hub.committed({ events: true });
+    return r;
   }
 
   /** Puts a failed message back in the queue (administrator or supervisor action). */

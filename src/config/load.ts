@@ -14,7 +14,7 @@ import { describeErrors, validator } from './schemas.js';
 export interface AdapterConfig {
   kind: string;
   options: Record<string, unknown>;
-  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; receiptTimeoutMs: number };
 }
 
 /** The validated configuration file. */
@@ -106,7 +106,7 @@ function check<T>(file: string, schemaId: string, data: unknown): T {
   return data as T;
 }
 
-const DEFAULT_RETRY = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 };
+const DEFAULT_RETRY = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, receiptTimeoutMs: 60_000 };
 
 /** Reads, validates and cross-checks a configuration file; throws CONFIG_INVALID naming the bad field. */
 export function loadConfig(file: string): GatewayConfig {

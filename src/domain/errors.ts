@@ -15,12 +15,15 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'No such {what}.', retryable: false },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route: {method} {path}.', retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.', retryable: false },
+  MALFORMED_XML: { status: 400, message: 'The XML document is not well-formed or not allowed: {reason}', retryable: false },
+  XML_LIMIT_EXCEEDED: { status: 413, message: 'The XML document exceeds a limit: {reason}', retryable: false },
   // Identity and roles
   UNAUTHENTICATED: { status: 401, message: 'Log in first: send a valid bearer token.', retryable: false },
   LOGIN_FAILED: { status: 401, message: 'Username, password or one-time code is wrong.', retryable: false },
   LOGIN_RATE_LIMITED: { status: 429, message: 'Too many login attempts; try again in {seconds} seconds.', retryable: true },
   FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
   USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
+  CHANNEL_NOT_BOUND: { status: 403, message: 'Department {departmentId} does not send over channel {channel}.', retryable: false },
   // Cases and workflow
   DUPLICATE_APPLICATION: { status: 409, message: 'An application for {enterpriseName} in {divisionCode} is already pending as case {caseId}.', retryable: false },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request.', retryable: false },
@@ -31,6 +34,7 @@ export const ERRORS = {
   UNKNOWN_SCOPE_ITEM: { status: 422, message: 'Unknown business-scope item {item}.', retryable: false },
   UNKNOWN_DIVISION: { status: 422, message: 'No route for division code {divisionCode}.', retryable: false },
   PERMIT_NOT_EXPECTED: { status: 409, message: 'No permit is expected from {departmentId} for this case.', retryable: false },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No message {messageId} was sent to {departmentId}.', retryable: false },
   PERMIT_ALREADY_REPORTED: { status: 409, message: 'The permit from {departmentId} was already reported.', retryable: false },
   // Codes and calendar
   INVALID_CREDIT_CODE: { status: 422, message: 'Invalid unified social credit code: {reason}', retryable: false },

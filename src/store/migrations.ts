@@ -135,6 +135,11 @@ const MIGRATIONS: string[][] = [
     )`,
     `CREATE TABLE calendar_years (year INTEGER PRIMARY KEY)`,
   ],
+  // 2: messages sent over store-and-forward channels wait for the department's receipt, and go again if none comes.
+  [
+    `DROP INDEX outbox_ready`,
+    `CREATE INDEX outbox_ready ON outbox (next_attempt_at) WHERE state IN ('ready', 'waiting_retry', 'sending', 'waiting_receipt')`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
