@@ -154,14 +154,16 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   const reviewerSees = (req: Request) => {
     const p = req.principal!;
     if (p.role !== 'reviewer') return async () => true;
-    const cache = new Map<string, boolean>();
+    // Only "visible" is remembered: a case's first events come before acceptance creates its reviews, so "not visible"
+    // can turn into "visible" later, while a review, once written, is never removed.
+    const visible = new Set<string>();
     return async (e: { caseId: string | null }) => {
       if (!e.caseId) return false;
-      let ok = cache.get(e.caseId);
-      if (ok === undefined) {
-        ok = !!(await gw.db.get('SELECT 1 AS x FROM reviews WHERE case_id = $1 AND department_id = $2', [e.caseId, p.departmentId]));
-        if (cache.size > 5000) cache.clear();
-        cache.set(e.caseId, ok);
+      if (visible.has(e.caseId)) return true;
+      const ok = !!(await gw.db.get('SELECT 1 AS x FROM reviews WHERE case_id = $1 AND department_id = $2', [e.caseId, p.departmentId]));
+      if (ok) {
+        if (visible.size > 5000) visible.clear();
+        visible.add(e.caseId);
       }
       return ok;
     };

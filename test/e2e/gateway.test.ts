@@ -100,6 +100,28 @@ describe('end to end: the gateway as a user runs it', function () {
     expect(ids).to.deep.equal([...ids].sort((a, b) => a - b));
   });
 
+  it("streams to a reviewer the cases of their department, including those submitted after the stream opened, and no others", async function () {
+    const reviewer = await login(gp.base, 'reviewer-xw-health');
+    let food: any;
+    let club: any;
+    const seen = await readEvents(
+      `${gp.base}/api/events`,
+      reviewer,
+      {},
+      (ev) => ev.some((e) => e.event === 'review.delivered' && e.data.caseId === food?.id && e.data.data.departmentId === 'xw-health'),
+      async () => {
+        // Both cases start before any review exists, so the stream meets each case first when nothing yet links it to health.
+        club = (await sec.post('/api/cases', application({ industry: 'entertainment', businessScope: ['entertainment'] }))).body;
+        food = (await sec.post('/api/cases', application())).body;
+        expect((await sec.post(`/api/cases/${club.id}/accept`)).status).to.equal(200);
+        expect((await sec.post(`/api/cases/${food.id}/accept`)).status).to.equal(200);
+      },
+    );
+    expect(seen.filter((e) => e.data.caseId === club.id)).to.deep.equal([]);
+    expect(seen.map((e) => e.event)).to.include.members(['case.accepted', 'review.delivered']);
+    expect(seen.every((e) => e.data.caseId === food.id)).to.equal(true);
+  });
+
   it('creates a user with `pag user add` who can then log in with password and TOTP', async function () {
     const r = pag(['user', 'add', 'clerk-wang', '--role', 'registrar', '--password-stdin'], env, 'correct horse battery\n');
     expect(r.status, r.stderr).to.equal(0);
