@@ -110,9 +110,11 @@ describe('end to end: the gateway as a user runs it', function () {
       {},
       (ev) => ev.some((e) => e.event === 'review.delivered' && e.data.caseId === food?.id && e.data.data.departmentId === 'xw-health'),
       async () => {
-        // Both cases start before any review exists, so the stream meets each case first when nothing yet links it to health.
-        club = (await sec.post('/api/cases', application({ industry: 'entertainment', businessScope: ['entertainment'] }))).body;
-        food = (await sec.post('/api/cases', application())).body;
+        // Both cases reach the streams before acceptance creates any review: at first nothing links either case to health.
+        await readEvents(`${gp.base}/api/events`, secToken, {}, (ev) => ev.some((e) => e.event === 'case.submitted' && e.data.caseId === food?.id), async () => {
+          club = (await sec.post('/api/cases', application({ industry: 'entertainment', businessScope: ['entertainment'] }))).body;
+          food = (await sec.post('/api/cases', application())).body;
+        });
         expect((await sec.post(`/api/cases/${club.id}/accept`)).status).to.equal(200);
         expect((await sec.post(`/api/cases/${food.id}/accept`)).status).to.equal(200);
       },
