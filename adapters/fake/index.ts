@@ -5,6 +5,8 @@ import { AdapterError, type Adapter, type AdapterHealth, type OutgoingMessage, t
 export interface FakeOptions {
   behaviour: 'acknowledge' | 'fail' | 'fail-then-acknowledge';
   failures: number;
+  /** Store-and-forward: sends are only 'sent'; the department's receipt (through the gateway's inbound) delivers them. */
+  receipts: boolean;
 }
 
 export class FakeAdapter implements Adapter {
@@ -17,7 +19,7 @@ export class FakeAdapter implements Adapter {
     readonly name: string,
     options: Record<string, unknown>,
   ) {
-    this.options = { behaviour: 'acknowledge', failures: 1, ...(options as Partial<FakeOptions>) };
+    this.options = { behaviour: 'acknowledge', failures: 1, receipts: false, ...(options as Partial<FakeOptions>) };
   }
 
   async start(): Promise<void> {}
@@ -36,7 +38,7 @@ export class FakeAdapter implements Adapter {
     this.received.push(msg);
     // Bounded: a long-running demo must not grow without limit.
     if (this.received.length > 10_000) this.received.splice(0, this.received.length - 10_000);
-    return { status: 'delivered', receipt: `fake:${msg.id}` };
+    return this.options.receipts ? { status: 'sent' } : { status: 'delivered', receipt: `fake:${msg.id}` };
   }
 
   async health(): Promise<AdapterHealth> {

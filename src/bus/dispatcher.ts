@@ -19,7 +19,8 @@ interface OutboxRow {
   state: string;
 }
 
-type Outcome = { row: OutboxRow; ok: boolean; sent?: boolean; error?: string; retryable?: boolean };
+/** `sendless`: the outcome of a receipt timeout after the last attempt, when nothing was sent. */
+type Outcome = { row: OutboxRow; ok: boolean; sent?: boolean; error?: string; retryable?: boolean; sendless?: boolean };
 
 const DEFAULT_POLICY: AdapterConfig['retry'] = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, receiptTimeoutMs: 60_000 };
 
@@ -114,10 +115,13 @@ export class Dispatcher {
          ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
         [now, this.opts.batch],
       );
-      if (rows.length > 0) {
+      // A message whose last allowed attempt got no receipt is only leased, to be marked failed: no attempt is counted.
+      const spent = (r: OutboxRow) => r.state === 'waiting_receipt' && r.attempts >= this.policy(r.adapter).maxAttempts;
+      for (const [group, count] of [[rows.filter((r) => !spent(r)), 'attempts + 1'], [rows.filter(spent), 'attempts']] as const) {
+        if (group.length === 0) continue;
         await sql.run(
-          `UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $1, next_attempt_at = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(rows.length, 4)})`,
-          [now + LEASE_MS, this.owner, now, ...rows.map((r) => r.id)],
+          `UPDATE outbox SET state = 'sending', attempts = ${count}, lease_until = $1, next_attempt_at = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(group.length, 4)})`,
+          [now + LEASE_MS, this.owner, now, ...group.map((r) => r.id)],
         );
       }
       return rows;
@@ -130,10 +134,11 @@ export class Dispatcher {
       while (next < claimed.length) {
         const row = claimed[next++]!;
         const adapter = this.adapters.get(row.adapter);
+        if (row.state === 'waiting_receipt' && row.attempts >= this.policy(row.adapter).maxAttempts) {
+          outcomes.push({ row, ok: false, error: `no receipt after ${row.attempts} attempts`, retryable: false, sendless: true });
+          continue;
+        }
         try {
-          if (row.state === 'waiting_receipt' && row.attempts >= this.policy(row.adapter).maxAttempts) {
-            throw new AdapterError(`no receipt after ${row.attempts} attempts`, false);
-          }
           if (!adapter) throw new AdapterError(`no adapter ${row.adapter} is running`, true);
           const sent = await adapter.send({
             id: row.id,
@@ -188,11 +193,11 @@ export class Dispatcher {
       }
       for (const o of outcomes) {
         await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, $4)', [
-          o.row.id, real, o.ok ? 'delivered' : o.sent ? 'sent' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
+          o.row.id, real, o.ok ? 'delivered' : o.sent ? 'sent' : o.sendless ? 'receipt_timeout' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
         ]);
         if (o.ok || o.sent) continue;
         const policy = this.policy(o.row.adapter);
-        const attempts = o.row.attempts + 1;
+        const attempts = o.row.attempts + (o.sendless ? 0 : 1);
         if (o.retryable && attempts < policy.maxAttempts) {
           await sql.run(
             `UPDATE outbox SET state = 'waiting_retry', next_attempt_at = $1, last_error = $2, updated_at = $3, lease_until = NULL WHERE id = $4 AND lease_owner = $5 AND state = 'sending'`,

@@ -1,0 +1,127 @@
+// Incoming department messages through the inbound service: channel binding, reviewer identity, receipts, once-only effect.
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage } from '../../adapters/adapter.js';
+import { CONFIG_DIR } from '../../src/paths.js';
+import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+
+for (const kind of STORES) {
+  describe(`inbound messages and receipts (${kind})`, function () {
+    this.timeout(30_000);
+
+    it('delivers a store-and-forward message only on its receipt, resends without one, and fails after the last attempt', async function () {
+      const store = await freshStore(kind, 'receipts');
+      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
+      delete cfg.$schema;
+      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
+      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
+      cfg.adapters.queue = { kind: 'fake', options: { receipts: true }, retry: { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 1000, receiptTimeoutMs: 30_000 } };
+      cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'queue';
+      const file = join(store.dir, 'receipts.json');
+      writeFileSync(file, JSON.stringify(cfg));
+      const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
+      const { gw } = run;
+      try {
+        const sec = client(run.base, await login(run.base, 'secretary'));
+        const admin = client(run.base, await login(run.base, 'admin'));
+        await admin.put('/api/admin/clock', { now: '2025-09-26T02:00:00Z' });
+        const newCase = async () => {
+          const c = (await sec.post('/api/cases', application({ businessScope: ['bookstore'], registeredCapital: 10_000 }))).body;
+          expect((await sec.post(`/api/cases/${c.id}/accept`)).status).to.equal(200);
+          return c.id as string;
+        };
+        const message = (caseId: string) => gw.db.get<any>('SELECT id, state, attempts, next_attempt_at, last_error FROM outbox WHERE case_id = $1', [caseId]);
+        const review = async (caseId: string) => (await sec.get(`/api/cases/${caseId}`)).body.reviews[0];
+
+        // Sent but not received: waiting for the receipt; the review's clock has not started.
+        const a = await newCase();
+        await gw.dispatcher.runOnce();
+        const m = await message(a);
+        expect(m).to.include({ state: 'waiting_receipt', attempts: 1 });
+        expect(Number(m.next_attempt_at)).to.be.greaterThan(Date.now() + 20_000);
+        expect((await review(a)).state).to.equal('pending_delivery');
+
+        // The receipt names the message; a receipt from another department, or for a message never sent, changes nothing.
+        await admin.put('/api/admin/clock', { now: '2025-09-29T02:00:00Z' });
+        const receipt = (over: Partial<IncomingMessage>): IncomingMessage => ({ messageId: `r-${Math.random()}`, kind: 'receipt', departmentId: 'xw-culture', caseId: a, ackOf: m.id, ...over });
+        expect(await gw.inbound.accept(receipt({ departmentId: 'xw-police' }), { adapter: 'queue' })).to.include({ ok: false, code: 'CHANNEL_NOT_BOUND' });
+        expect(await gw.inbound.accept(receipt({ ackOf: 'no-such-message' }), { adapter: 'queue' })).to.include({ ok: false, code: 'MESSAGE_NOT_FOUND' });
+        expect((await review(a)).state).to.equal('pending_delivery');
+        expect(await gw.inbound.accept(receipt({}), { adapter: 'queue' })).to.deep.include({ ok: true, duplicate: false });
+        expect(await message(a)).to.include({ state: 'delivered' });
+        const r = await review(a);
+        expect(r.state).to.equal('delivered');
+        // The clock starts at the receipt (Monday 29 September), not at the sending (Friday 26, which would end on 10 October):
+        // 30 September, then after the National Day holidays 9, 10, 11 (a working Saturday) and 13 October.
+        expect(r.deliveredAt).to.equal('2025-09-29T02:00:00.000Z');
+        expect(r.dueAt.slice(0, 10)).to.equal('2025-10-13');
+        expect(await gw.inbound.accept(receipt({}), { adapter: 'queue' })).to.deep.include({ ok: true, duplicate: true });
+        const timeline = (await sec.get(`/api/cases/${a}`)).body.timeline.filter((e: any) => e.action === 'review.delivered');
+        expect(timeline).to.have.length(1);
+
+        // No receipt in time: sent again; still none after the last attempt: failed, audited, and an administrator may resend.
+        const b = await newCase();
+        await gw.dispatcher.runOnce();
+        await gw.db.run(`UPDATE outbox SET next_attempt_at = 0 WHERE case_id = $1`, [b]);
+        await gw.dispatcher.runOnce();
+        expect(await message(b)).to.include({ state: 'waiting_receipt', attempts: 2 });
+        await gw.db.run(`UPDATE outbox SET next_attempt_at = 0 WHERE case_id = $1`, [b]);
+        await gw.dispatcher.runOnce();
+        const failed = await message(b);
+        expect(failed).to.include({ state: 'failed', attempts: 2 });
+        expect(failed.last_error).to.match(/no receipt after 2 attempts/);
+        const attempts = await gw.db.all<any>('SELECT outcome FROM delivery_attempts WHERE message_id = $1 ORDER BY id', [failed.id]);
+        expect(attempts.map((x) => x.outcome)).to.deep.equal(['sent', 'sent', 'receipt_timeout']);
+        expect((await sec.get(`/api/cases/${b}`)).body.timeline.map((e: any) => e.action)).to.include('delivery.failed');
+        // A late receipt still counts: the department did receive it.
+        expect(await gw.inbound.accept(receipt({ caseId: b, ackOf: failed.id }), { adapter: 'queue' })).to.deep.include({ ok: true, duplicate: false });
+        expect((await review(b)).state).to.equal('delivered');
+      } finally {
+        await run.stop();
+        await store.cleanup();
+      }
+    });
+
+    it('takes an opinion only from a reviewer of the sending department over its own channel, once per message id', async function () {
+      const store = await freshStore(kind, 'inbound');
+      const run = await startGateway(store.db());
+      const { gw } = run;
+      try {
+        const sec = client(run.base, await login(run.base, 'secretary'));
+        const admin = client(run.base, await login(run.base, 'admin'));
+        await admin.put('/api/admin/clock', { now: '2025-09-26T02:00:00Z' });
+        const c = (await sec.post('/api/cases', application({ businessScope: ['bookstore'], registeredCapital: 10_000 }))).body;
+        await sec.post(`/api/cases/${c.id}/accept`);
+        await gw.dispatcher.runOnce();
+        const culture = await login(run.base, 'reviewer-xw-culture');
+        const police = await login(run.base, 'reviewer-xw-police');
+        const opinion = (over: Partial<IncomingMessage> = {}): IncomingMessage => ({ messageId: 'op-1', kind: 'opinion', departmentId: 'xw-culture', caseId: c.id, decision: 'approve', ...over });
+
+        expect(await gw.inbound.accept(opinion(), { adapter: 'soap' })).to.include({ ok: false, code: 'UNAUTHENTICATED' });
+        expect(await gw.inbound.accept(opinion(), { adapter: 'soap', token: 'not-a-token' })).to.include({ ok: false, code: 'UNAUTHENTICATED' });
+        expect(await gw.inbound.accept(opinion(), { adapter: 'xml', token: police })).to.include({ ok: false, code: 'FORBIDDEN' });
+        // A configured adapter carries only its own departments' messages (xw-culture is on 'simulated').
+        expect(await gw.inbound.accept(opinion(), { adapter: 'other', token: culture })).to.include({ ok: false, code: 'CHANNEL_NOT_BOUND' });
+        expect(await gw.inbound.accept(opinion({ departmentId: 'xx-none' }), { adapter: 'soap', token: culture })).to.include({ ok: false, code: 'UNKNOWN_DEPARTMENT' });
+        expect(await gw.inbound.accept(opinion({ decision: 'refuse' }), { adapter: 'soap', token: culture })).to.include({ ok: false, code: 'VALIDATION_FAILED' });
+        expect((await gw.cases.get(c.id)).status).to.equal('in_review');
+
+        expect(await gw.inbound.accept(opinion(), { adapter: 'soap', token: culture })).to.deep.equal({ ok: true, duplicate: false, caseId: c.id, caseStatus: 'awaiting_licence' });
+        // The same message again, even with another decision: no second effect.
+        expect(await gw.inbound.accept(opinion({ decision: 'refuse', reasons: '重复' }), { adapter: 'soap', token: culture })).to.deep.equal({ ok: true, duplicate: true, caseId: c.id, caseStatus: 'awaiting_licence' });
+        const decided = (await sec.get(`/api/cases/${c.id}`)).body.timeline.filter((e: any) => e.action === 'review.approved' || e.action === 'review.refused');
+        expect(decided).to.have.length(1);
+
+        const status = await gw.inbound.caseStatus(c.id, { adapter: 'soap', token: culture });
+        expect(status).to.deep.include({ ok: true });
+        expect((status as any).view).to.deep.include({ caseId: c.id, status: 'awaiting_licence' });
+        expect((status as any).view.reviews).to.deep.equal([{ departmentId: 'xw-culture', state: 'approved', dueAt: (status as any).view.reviews[0].dueAt, decision: 'approve' }]);
+        expect(await gw.inbound.caseStatus(c.id, { adapter: 'soap', token: police })).to.include({ ok: false, code: 'NOT_FOUND' });
+      } finally {
+        await run.stop();
+        await store.cleanup();
+      }
+    });
+  });
+}
