@@ -8,7 +8,7 @@ import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
 
 /** A department's webhook whose answers the test scripts: a list of status codes, then 200 for ever. */
-async function webhook() {
+async function webhook(port = 0) {
   const received: { headers: Record<string, unknown>; body: any }[] = [];
   const script: number[] = [];
   const app = express();
@@ -18,10 +18,10 @@ async function webhook() {
     res.status(script.shift() ?? 200).json({ ok: true });
   });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/notify`, received, script, close: () => new Promise<void>((r) => {
+  const bound = (server.address() as { port: number }).port;
+  return { port: bound, url: `http://127.0.0.1:${bound}/notify`, received, script, close: () => new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());
     }) };
@@ -29,7 +29,7 @@ async function webhook() {
 
 for (const kind of STORES) {
   describe(`REST webhook adapter (${kind})`, function () {
-    it('delivers with a message id, retries server errors, fails on a refusal, and resends on request', async function () {
+    it('delivers with a message id, retries server errors and an endpoint that was down, fails on a refusal, and resends on request', async function () {
       const store = await freshStore(kind, 'rest');
       const peer = await webhook();
       const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
@@ -95,8 +95,23 @@ for (const kind of STORES) {
         const timeline = (await sec.get(`/api/cases/${b}`)).body.timeline.map((e: any) => e.action);
         expect(timeline).to.include('delivery.failed');
 
-        // 3. Endpoint down: retries until the policy's attempts are spent, then failed.
+        // 3. Endpoint down, then back: the message waits and is delivered once when the department's system returns.
         await peer.close();
+        const d = await newCase();
+        await run.gw.dispatcher.runOnce();
+        expect(await db.get<any>('SELECT state, attempts FROM outbox WHERE case_id = $1', [d])).to.include({ state: 'waiting_retry', attempts: 1 });
+        const back = await webhook(peer.port);
+        try {
+          await due();
+          await run.gw.dispatcher.runOnce();
+          expect(await db.get<any>('SELECT state, attempts FROM outbox WHERE case_id = $1', [d])).to.include({ state: 'delivered', attempts: 2 });
+          expect(back.received.map((x) => x.body.caseId)).to.deep.equal([d]);
+          expect((await sec.get(`/api/cases/${d}`)).body.reviews[0].state).to.equal('delivered');
+        } finally {
+          await back.close();
+        }
+
+        // 4. Endpoint down for good: retries until the policy's attempts are spent, then failed.
         const c = await newCase();
         for (let i = 0; i < 3; i++) {
           await due();
