@@ -84,6 +84,8 @@ export class Gateway {
       batch: 200,
       pollMs,
       concurrency: 16,
+      // PAG_DISPATCH_LEASE_MS (tuning): longer than any send may take; fault tests shorten it so a killed gateway's messages go again soon.
+      leaseMs: Number(process.env.PAG_DISPATCH_LEASE_MS) > 0 ? Number(process.env.PAG_DISPATCH_LEASE_MS) : 60_000,
     });
     // PAG_TIMEKEEPER_BATCH: deadlines fired per transaction (tuning; fault tests make it small to stop a gateway mid-way).
     const batch = Number(process.env.PAG_TIMEKEEPER_BATCH) > 0 ? Number(process.env.PAG_TIMEKEEPER_BATCH) : 500;

@@ -30,7 +30,6 @@ export function retryDelay(attempt: number, policy: AdapterConfig['retry'], rand
   return Math.round(policy.baseDelayMs + random() * (cap - policy.baseDelayMs));
 }
 
-const LEASE_MS = 60_000;
 
 export class Dispatcher {
   private readonly owner = randomUUID();
@@ -48,7 +47,8 @@ export class Dispatcher {
     private readonly hub: Hub,
     private readonly gatewayId: string,
     private readonly log: Logger,
-    private readonly opts: { batch: number; pollMs: number; concurrency: number } = { batch: 200, pollMs: 500, concurrency: 16 },
+    /** leaseMs: how long a claimed message stays with this dispatcher before another may send it again (it died mid-send). */
+    private readonly opts: { batch: number; pollMs: number; concurrency: number; leaseMs: number } = { batch: 200, pollMs: 500, concurrency: 16, leaseMs: 60_000 },
   ) {}
 
   private started = false;
@@ -121,7 +121,7 @@ export class Dispatcher {
         if (group.length === 0) continue;
         await sql.run(
           `UPDATE outbox SET state = 'sending', attempts = ${count}, lease_until = $1, next_attempt_at = $1, lease_owner = $2, updated_at = $3 WHERE id IN (${placeholders(group.length, 4)})`,
-          [now + LEASE_MS, this.owner, now, ...group.map((r) => r.id)],
+          [now + this.opts.leaseMs, this.owner, now, ...group.map((r) => r.id)],
         );
       }
       return rows;

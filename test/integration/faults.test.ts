@@ -1,7 +1,12 @@
-// Fault tests: SIGKILL in the middle of firing deadlines, and two gateways sharing one PostgreSQL.
+// Fault tests: SIGKILL in the middle of firing deadlines and of sending notifications, and two gateways sharing one PostgreSQL.
 import { expect } from 'chai';
+import express from 'express';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { FakeAdapter } from '../../adapters/fake/index.js';
 import { Gateway } from '../../src/gateway.js';
+import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, silentLogger, STORES, testSettings } from '../support/harness.js';
 import { spawnGateway } from '../support/process.js';
 
@@ -62,6 +67,105 @@ for (const kind of STORES) {
         expect(audit.body.ok, JSON.stringify(audit.body)).to.equal(true);
       } finally {
         await gp.kill('SIGKILL');
+        await store.cleanup();
+      }
+    });
+  });
+}
+
+/** A department webhook that takes a little while to answer, so that a gateway can be killed with sends in flight. */
+async function slowWebhook(delayMs: number) {
+  const received: { messageId: string; caseId: string; departmentId: string; at: number }[] = [];
+  const app = express();
+  app.use(express.json());
+  app.post('/notify', (req, res) => {
+    received.push({ messageId: req.body.messageId, caseId: req.body.caseId, departmentId: req.body.receiver, at: Date.now() });
+    setTimeout(() => res.status(200).json({ ok: true }), delayMs);
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/notify`,
+    received,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+for (const kind of STORES) {
+  describe(`faults while sending (${kind})`, function () {
+    this.timeout(120_000);
+
+    it('delivers every notification, each taking effect once, across a SIGKILL in the middle of a batch', async function () {
+      const store = await freshStore(kind, 'sigkill_send');
+      const peer = await slowWebhook(30);
+      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
+      delete cfg.$schema;
+      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
+      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
+      cfg.adapters.simulated = { kind: 'rest', options: { url: peer.url, timeoutMs: 5000 }, retry: { maxAttempts: 20, baseDelayMs: 50, maxDelayMs: 200 } };
+      const file = join(store.dir, 'sending.json');
+      writeFileSync(file, JSON.stringify(cfg));
+      // A short lease, so that what the killed gateway had in flight goes out again within the test rather than after a minute.
+      const env: Record<string, string> = { PAG_CLOCK: 'manual', DATA_DIR: store.dir, PAG_CONFIG: file, PAG_DISPATCH_LEASE_MS: '1500' };
+      if (kind === 'postgres') env.DATABASE_URL = `${store.url}?options=${encodeURIComponent(`-c search_path=${store.schema}`)}`;
+      let gp = await spawnGateway(env);
+      try {
+        const sec = client(gp.base, await login(gp.base, 'secretary', store.dir));
+        const ids: string[] = [];
+        for (let i = 0; i < CASES; i++) {
+          const c = await sec.post('/api/cases', application());
+          expect(c.status, JSON.stringify(c.body)).to.equal(201);
+          ids.push(c.body.id);
+        }
+        // Accept them all at once, and kill the gateway as soon as its department has seen a few notifications.
+        const accepting = Promise.all(ids.map((id) => sec.post(`/api/cases/${id}/accept`).catch(() => null)));
+        for (let i = 0; i < 2000 && peer.received.length < 10; i++) await new Promise((r) => setTimeout(r, 5));
+        await gp.kill('SIGKILL');
+        const killedAt = Date.now();
+        await accepting;
+        const beforeKill = new Set(peer.received.map((r) => r.messageId));
+        this.test!.title += ` (killed after ${beforeKill.size} sends)`;
+
+        gp = await spawnGateway(env);
+        const sup = client(gp.base, await login(gp.base, 'supervisor', store.dir));
+        const sec2 = client(gp.base, await login(gp.base, 'secretary', store.dir));
+        // Cases whose acceptance did not commit before the kill are still submitted; the secretary accepts them again.
+        for (const id of ids) {
+          if ((await sup.get(`/api/cases/${id}`)).body.status === 'submitted') expect((await sec2.post(`/api/cases/${id}/accept`)).status).to.equal(200);
+        }
+        let cases: any[] = [];
+        for (let i = 0; i < 600; i++) {
+          cases = await Promise.all(ids.map(async (id) => (await sup.get(`/api/cases/${id}`)).body));
+          if (cases.every((c) => c.reviews.every((r: any) => r.state === 'delivered'))) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const messages = store.db();
+        const rows = await messages.all<{ id: string; state: string; case_id: string; department_id: string }>('SELECT id, state, case_id, department_id FROM outbox');
+        await messages.close();
+        expect(rows).to.have.length(CASES * 3);
+        expect(rows.filter((r) => r.state !== 'delivered')).to.deep.equal([]);
+        for (const c of cases) {
+          expect(c.status).to.equal('in_review');
+          expect(c.reviews.map((r: any) => r.state)).to.deep.equal(['delivered', 'delivered', 'delivered']);
+          const delivered = c.timeline.filter((e: any) => e.action === 'review.delivered').map((e: any) => e.data.departmentId);
+          expect(delivered.sort(), c.id).to.deep.equal(['xw-environment', 'xw-fire', 'xw-health']);
+        }
+        // Every message reached the department; only those in flight at the kill may have reached it twice.
+        const times = new Map<string, number>();
+        for (const r of peer.received) times.set(r.messageId, (times.get(r.messageId) ?? 0) + 1);
+        expect([...times.keys()].sort()).to.deep.equal(rows.map((r) => r.id).sort());
+        const twice = [...times].filter(([, n]) => n > 1).map(([id]) => id);
+        for (const id of twice) expect(beforeKill.has(id), `message ${id} sent twice but not in flight at the kill`).to.equal(true);
+        expect(peer.received.filter((r) => r.at > killedAt && beforeKill.has(r.messageId)).length).to.equal(twice.length);
+        const audit = await sup.get('/api/audit/verify');
+        expect(audit.body.ok, JSON.stringify(audit.body)).to.equal(true);
+      } finally {
+        await gp.kill('SIGKILL');
+        await peer.close();
         await store.cleanup();
       }
     });
