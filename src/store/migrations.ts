@@ -140,6 +140,18 @@ const MIGRATIONS: string[][] = [
     `DROP INDEX outbox_ready`,
     `CREATE INDEX outbox_ready ON outbox (next_attempt_at) WHERE state IN ('ready', 'waiting_retry', 'sending', 'waiting_receipt')`,
   ],
+  // 3: the running configuration (departments, adapters, routes, rules) as versions, so administrators change it without a restart.
+  [
+    `CREATE TABLE config_versions (
+      version INTEGER PRIMARY KEY,
+      document TEXT NOT NULL,
+      source TEXT NOT NULL,
+      file_hash TEXT,
+      changed_by TEXT NOT NULL,
+      changed_at BIGINT NOT NULL,
+      summary TEXT NOT NULL
+    )`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
