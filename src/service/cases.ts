@@ -5,11 +5,11 @@ import { evaluateEligibility } from '../domain/eligibility.js';
 import { fail, GatewayError } from '../domain/errors.js';
 import { resolveDepartments, type Department } from '../domain/routing.js';
 import { composeCreditCode } from '../domain/uscc.js';
-import type { Actor, Application, Case, CaseStatus, Decision, OutgoingIntent } from '../domain/types.js';
+import type { Actor, Application, Case, CaseStatus, Decision, DomainEvent, OutgoingIntent } from '../domain/types.js';
 import * as wf from '../domain/workflow.js';
 import type { Hub } from '../bus/hub.js';
 import type { Clock } from '../clock.js';
-import { appendEvents, insertCase, loadCase, loadCases, nextCounter, saveCase } from '../store/case-repo.js';
+import { loadCase, loadCases, nextCounter, reserveCounter, writeChanges, type CaseChange, type OutboxInsert } from '../store/case-repo.js';
 import { isUniqueViolation, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Filters of the case list. */
@@ -27,6 +27,9 @@ export interface InboundRef {
   messageId: string;
   kind: string;
 }
+
+/** Case-reference serials an instance reserves at once on PostgreSQL. */
+const REFERENCE_BLOCK = 32;
 
 export class CaseService {
   private readonly departments: Map<string, Department>;
@@ -67,10 +70,9 @@ export class CaseService {
           const prior = await this.idempotent(sql, idempotencyKey, requestHash);
           if (prior) return { c: prior, replayed: true };
         }
-        const pending = verdict.eligible ? await this.pendingCaseId(sql, app) : undefined;
-        if (pending) fail('DUPLICATE_APPLICATION', { enterpriseName: app.enterpriseName, divisionCode: app.divisionCode, caseId: pending });
+        // A second pending application for the name meets the unique index cases_pending_name; asDuplicate reports it.
         const day = new Date(now + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
-        const serial = await nextCounter(sql, `case-reference:${app.divisionCode}:${day}`, 1);
+        const serial = await this.referenceSerial(sql, `case-reference:${app.divisionCode}:${day}`, day);
         // The serial is padded to six digits but never truncated: a busy day simply gets longer references.
         const reference = `${app.divisionCode}-${day}-${String(serial).padStart(6, '0')}`;
         const c: Case = {
@@ -90,10 +92,9 @@ export class CaseService {
           permits: [],
           version: 1,
         };
-        await insertCase(sql, c);
-        const events = [{ action: 'case.submitted', data: { reference, enterpriseName: app.enterpriseName, divisionCode: app.divisionCode } }];
-        if (!verdict.eligible) events.push({ action: 'case.refused', data: { rule: verdict.ruleId, reason: verdict.reason } as never });
-        await appendEvents(sql, c.id, now, actor, events);
+        const events: DomainEvent[] = [{ action: 'case.submitted', data: { reference, enterpriseName: app.enterpriseName, divisionCode: app.divisionCode } }];
+        if (!verdict.eligible) events.push({ action: 'case.refused', data: { rule: verdict.ruleId, reason: verdict.reason } });
+        await writeChanges(sql, [{ before: undefined, after: c, at: now, events: events.map((e) => ({ ...e, actor })) }]);
         if (idempotencyKey) {
           await sql.run('INSERT INTO idempotency (key, request_hash, case_id, created_at) VALUES ($1, $2, $3, $4)', [idempotencyKey, requestHash, c.id, now]);
         }
@@ -107,6 +108,43 @@ export class CaseService {
         if (prior) return { case: prior, replayed: true };
       }
       throw await this.asDuplicate(e, app);
+    }
+  }
+
+  private refBlock: { day: string; blocks: Map<string, { next: number; last: number }>; pending: Map<string, Promise<void>> } = {
+    day: '',
+    blocks: new Map(),
+    pending: new Map(),
+  };
+
+  /**
+   * The serial of a case reference. SQLite allocates inside the submitting transaction (transactions there are serial
+   * anyway, so a rolled-back submission leaves no gap). PostgreSQL would hold the counter row locked until each submission
+   * commits and so serialise them all: there each instance reserves a block in its own short transaction and hands the
+   * numbers out in memory. References stay unique and readable; a restart or a failed submission may leave gaps.
+   */
+  private async referenceSerial(sql: Sql, name: string, day: string): Promise<number> {
+    if (sql.dialect !== 'postgres') return nextCounter(sql, name, 1);
+    const rb = this.refBlock;
+    if (rb.day !== day) {
+      // A new day starts new counters: yesterday's blocks are of no further use.
+      rb.day = day;
+      rb.blocks.clear();
+    }
+    for (;;) {
+      const b = rb.blocks.get(name);
+      if (b && b.next <= b.last) return b.next++;
+      let p = rb.pending.get(name);
+      if (!p) {
+        // Autocommit: one round trip, and the row lock ends with the statement.
+        p = reserveCounter(this.db, name, 1, REFERENCE_BLOCK)
+          .then((r) => {
+            if (rb.day === day) rb.blocks.set(name, { next: r.first, last: r.last });
+          })
+          .finally(() => rb.pending.delete(name));
+        rb.pending.set(name, p);
+      }
+      await p;
     }
   }
 
@@ -157,28 +195,47 @@ export class CaseService {
 
   private async persist(sql: Sql, before: Case, t: wf.Transition, actor: Actor): Promise<void> {
     if (t.events.length === 0) return;
-    await saveCase(sql, before, t.case);
-    await appendEvents(sql, t.case.id, t.case.updatedAt, actor, t.events);
-    await this.enqueue(sql, t.case.id, t.outgoing, t.case.updatedAt);
+    await writeChanges(sql, [{ before, after: t.case, at: t.case.updatedAt, events: t.events.map((e) => ({ ...e, actor })) }], this.outboxRows(t.case.id, t.outgoing, t.case.updatedAt));
   }
 
-  private async enqueue(sql: Sql, caseId: string, intents: OutgoingIntent[], now: number): Promise<void> {
-    if (intents.length === 0) return;
-    const params: unknown[] = [];
-    const rows: string[] = [];
+  private outboxRows(caseId: string, intents: OutgoingIntent[], now: number): OutboxInsert[] {
     // Outbox scheduling uses real time: retries are transport, not workflow, and must go on while a manual clock stands still.
     const real = Date.now();
-    for (const i of intents) {
+    return intents.map((i) => {
       const dep = this.departments.get(i.departmentId);
       if (!dep) fail('UNKNOWN_DEPARTMENT', { departmentId: i.departmentId });
-      const b = params.length;
-      rows.push(`(${placeholders(9, b + 1)}, 'ready', 0)`);
-      params.push(randomUUID(), caseId, i.departmentId, dep.adapter, i.kind, JSON.stringify(i.payload), real, now, now);
+      return { id: randomUUID(), caseId, departmentId: i.departmentId, adapter: dep.adapter, kind: i.kind, payload: JSON.stringify(i.payload), nextAttemptAt: real, at: now };
+    });
+  }
+
+  /**
+   * Applies many transitions in one transaction, case by case in order, and writes each touched case once: a case
+   * delivered to four departments in one dispatcher batch is one case update and one insert of its events, not four.
+   */
+  private async persistAll(sql: Sql, cases: Map<string, Case>, steps: { caseId: string; actor: Actor; apply: (c: Case) => wf.Transition }[]): Promise<number> {
+    const work = new Map<string, CaseChange & { before: Case; outgoing: OutgoingIntent[] }>();
+    let n = 0;
+    for (const step of steps) {
+      const w = work.get(step.caseId);
+      const current = w?.after ?? cases.get(step.caseId);
+      if (!current) continue;
+      const t = step.apply(current);
+      if (t.events.length === 0) continue;
+      n++;
+      const acted = t.events.map((e) => ({ ...e, actor: step.actor }));
+      if (w) {
+        w.after = t.case;
+        w.events.push(...acted);
+        w.outgoing.push(...t.outgoing);
+      } else {
+        work.set(step.caseId, { before: current, after: t.case, at: t.case.updatedAt, events: acted, outgoing: [...t.outgoing] });
+      }
     }
-    await sql.run(
-      `INSERT INTO outbox (id, case_id, department_id, adapter, kind, payload, next_attempt_at, created_at, updated_at, state, attempts) VALUES ${rows.join(', ')}`,
-      params,
-    );
+    if (n === 0) return 0;
+    const changes = [...work.values()];
+    await writeChanges(sql, changes, changes.flatMap((c) => this.outboxRows(c.after.id, c.outgoing, c.after.updatedAt)));
+    for (const c of changes) cases.set(c.after.id, c.after);
+    return n;
   }
 
   accept(id: string, actor: Actor): Promise<Case> {
@@ -239,6 +296,7 @@ export class CaseService {
     const candidates = forForm.length > 0 ? forForm : blocks.filter((b) => !b.legalForms);
     let last: GatewayError | undefined;
     for (const block of candidates) {
+      // One statement; the counter row stays locked until commit, which follows it after the one write of the licence.
       const serial = await nextCounter(sql, `uscc:${block.authority}:${block.block}`, block.first);
       try {
         return composeCreditCode(block, serial);
@@ -252,19 +310,18 @@ export class CaseService {
 
   /** Marks notifications as delivered (batch, one transaction); each review's clock starts at its own delivery. */
   async markDelivered(items: { caseId: string; departmentId: string; via: string }[], sql: Sql): Promise<number> {
+    if (items.length === 0) return 0;
     const cases = await loadCases(sql, items.map((i) => i.caseId), true);
-    let changed = 0;
-    const working = new Map(cases);
-    for (const item of items) {
-      const before = working.get(item.caseId);
-      if (!before) continue;
-      const t = wf.markDelivered(before, item.departmentId, this.ctx(), item.via);
-      if (t.events.length === 0) continue;
-      await this.persist(sql, before, t, { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via, instance: this.instance });
-      working.set(item.caseId, t.case);
-      changed++;
-    }
-    return changed;
+    const ctx = this.ctx();
+    return this.persistAll(
+      sql,
+      cases,
+      items.map((item) => ({
+        caseId: item.caseId,
+        actor: { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via, instance: this.instance },
+        apply: (c: Case) => wf.markDelivered(c, item.departmentId, ctx, item.via),
+      })),
+    );
   }
 
   /** Fires due deadlines: deemed approvals, overdue licences and permits. Returns how many fired. */
@@ -286,20 +343,19 @@ export class CaseService {
       if (due.length === 0) return 0;
       const cases = await loadCases(sql, due.map((d) => d.case_id));
       const ctx = { ...this.ctx(), now };
-      let n = 0;
-      for (const d of due) {
-        const before = cases.get(d.case_id);
-        if (!before) continue;
-        const t =
-          d.kind === 'review' ? wf.deadlinePassed(before, d.department_id!, ctx)
-          : d.kind === 'licence' ? wf.licenceOverdue(before, ctx)
-          : wf.permitOverdue(before, d.department_id!, ctx);
-        if (t.events.length === 0) continue;
-        await this.persist(sql, before, t, { kind: 'system', id: 'timekeeper', role: 'timekeeper', instance: this.instance });
-        cases.set(d.case_id, t.case);
-        n++;
-      }
-      return n;
+      const actor: Actor = { kind: 'system', id: 'timekeeper', role: 'timekeeper', instance: this.instance };
+      return this.persistAll(
+        sql,
+        cases,
+        due.map((d) => ({
+          caseId: d.case_id,
+          actor,
+          apply: (c: Case) =>
+            d.kind === 'review' ? wf.deadlinePassed(c, d.department_id!, ctx)
+            : d.kind === 'licence' ? wf.licenceOverdue(c, ctx)
+            : wf.permitOverdue(c, d.department_id!, ctx),
+        })),
+      );
     });
     if (fired > 0) this.hub.committed({ events: true });
     return fired;

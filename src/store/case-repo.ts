@@ -106,6 +106,7 @@ export async function loadCases(sql: Sql, ids: string[], lock = false): Promise<
   if (ids.length === 0) return out;
   // Lock in id order so that two transactions locking overlapping sets cannot deadlock.
   const sorted = [...new Set(ids)].sort();
+  if (sql.dialect === 'postgres') return loadCasesPg(sql, sorted, lock);
   const ph = placeholders(sorted.length);
   const rows = await sql.all<CaseRow>(`SELECT ${CASE_COLUMNS} FROM cases WHERE id IN (${ph}) ORDER BY id${lock ? forUpdate(sql) : ''}`, sorted);
   if (rows.length === 0) return out;
@@ -126,73 +127,316 @@ export async function loadCases(sql: Sql, ids: string[], lock = false): Promise<
   return out;
 }
 
+const CHILDREN_PG = `(SELECT json_agg(r ORDER BY r.department_id) FROM reviews r WHERE r.case_id = c.id) AS reviews,
+  (SELECT json_agg(p ORDER BY p.department_id) FROM permits p WHERE p.case_id = c.id) AS permits`;
+
+/**
+ * PostgreSQL: one round trip per load, with a fixed statement text (an array parameter, not a list of placeholders).
+ * A locking load needs two: the children must be read by a statement that starts after the lock is granted, since a
+ * statement's snapshot would otherwise show the reviews as they were before the transaction we waited for committed.
+ */
+async function loadCasesPg(sql: Sql, sorted: string[], lock: boolean): Promise<Map<string, Case>> {
+  const out = new Map<string, Case>();
+  type Row = CaseRow & { reviews: ReviewRow[] | null; permits: PermitRow[] | null };
+  let rows: Row[];
+  if (lock) {
+    const locked = await sql.all<CaseRow>(`SELECT ${CASE_COLUMNS} FROM cases WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [sorted]);
+    if (locked.length === 0) return out;
+    const children = await sql.all<{ id: string; reviews: ReviewRow[] | null; permits: PermitRow[] | null }>(
+      `SELECT c.id, ${CHILDREN_PG} FROM unnest($1::text[]) AS c(id)`,
+      [locked.map((r) => r.id)],
+    );
+    const byId = new Map(children.map((c) => [c.id, c]));
+    rows = locked.map((r) => ({ ...r, reviews: byId.get(r.id)?.reviews ?? null, permits: byId.get(r.id)?.permits ?? null }));
+  } else {
+    rows = await sql.all<Row>(`SELECT ${CASE_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, ${CHILDREN_PG} FROM cases c WHERE c.id = ANY($1::text[]) ORDER BY c.id`, [sorted]);
+  }
+  for (const row of rows) out.set(row.id, toCase(row, (row.reviews ?? []).map(toReview), (row.permits ?? []).map(toPermit)));
+  return out;
+}
+
 export async function loadCase(sql: Sql, id: string, lock = false): Promise<Case | undefined> {
   return (await loadCases(sql, [id], lock)).get(id);
 }
 
 export async function insertCase(sql: Sql, c: Case): Promise<void> {
-  const a = c.application;
-  await sql.run(
-    `INSERT INTO cases (${CASE_COLUMNS}, enterprise_name, division_code, industry)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-    [
-      c.id, c.reference, c.status, JSON.stringify(a), c.createdAt, c.updatedAt, c.refusedRule, c.statusReason,
-      c.licenceDueAt, c.licenceDueProvisional ? 1 : 0, c.licenceOverdueAt, c.licence?.creditCode ?? null,
-      c.licence?.issuedAt ?? null, c.licence?.issuedBy ?? null, c.version, a.enterpriseName, a.divisionCode, a.industry,
-    ],
-  );
-  await saveChildren(sql, c, undefined);
+  await writeChanges(sql, [{ before: undefined, after: c, at: c.createdAt, events: [] }]);
 }
 
 /** Writes what changed between `before` and `after`; fails if the case changed underneath (version check). */
 export async function saveCase(sql: Sql, before: Case, after: Case): Promise<void> {
   if (before === after) return;
-  const common = [
-    after.id, after.status, after.updatedAt, after.refusedRule, after.statusReason, after.licenceDueAt,
-    after.licenceDueProvisional ? 1 : 0, after.licenceOverdueAt, after.licence?.creditCode ?? null,
-    after.licence?.issuedAt ?? null, after.licence?.issuedBy ?? null, after.version, before.version,
-  ];
-  const SET = `status = $2, updated_at = $3, refused_rule = $4, status_reason = $5, licence_due_at = $6, licence_due_provisional = $7,
-       licence_overdue_at = $8, credit_code = $9, licence_issued_at = $10, licence_issued_by = $11, version = $12`;
-  // The application (and the indexed name and division) is rewritten only when it changed: most steps leave it alone.
-  const changed =
-    before.application === after.application
-      ? await sql.run(`UPDATE cases SET ${SET} WHERE id = $1 AND version = $13`, common)
-      : await sql.run(`UPDATE cases SET ${SET}, application = $14, enterprise_name = $15, division_code = $16, industry = $17 WHERE id = $1 AND version = $13`, [
-          ...common, JSON.stringify(after.application), after.application.enterpriseName, after.application.divisionCode, after.application.industry,
-        ]);
-  if (changed !== 1) throw new Error(`case ${after.id} changed concurrently (version ${before.version})`);
-  await saveChildren(sql, after, before);
+  await writeChanges(sql, [{ before, after, at: after.updatedAt, events: [] }]);
 }
 
-async function saveChildren(sql: Sql, c: Case, before: Case | undefined): Promise<void> {
-  for (const r of c.reviews) {
-    const old = before?.reviews.find((x) => x.departmentId === r.departmentId);
-    if (old && JSON.stringify(old) === JSON.stringify(r)) continue;
-    const v = [c.id, r.departmentId, r.level, r.state, r.deliveredAt, r.dueAt, r.provisional ? 1 : 0, r.extended ? 1 : 0, r.decision, r.reasons, r.answeredBy, r.answeredVia, r.decidedAt];
-    if (old) {
-      await sql.run(
-        `UPDATE reviews SET level = $3, state = $4, delivered_at = $5, due_at = $6, provisional = $7, extended = $8, decision = $9,
-           reasons = $10, answered_by = $11, answered_via = $12, decided_at = $13 WHERE case_id = $1 AND department_id = $2`,
-        v,
-      );
-    } else {
-      await sql.run(
-        `INSERT INTO reviews (case_id, department_id, level, state, delivered_at, due_at, provisional, extended, decision, reasons, answered_by, answered_via, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        v,
-      );
+/** An event to append, with who caused it. */
+export interface ActedEvent extends DomainEvent {
+  actor: Actor;
+}
+
+/** One case's change within a transaction: `before` as loaded (undefined for a new case), `after` with every step applied. */
+export interface CaseChange {
+  before: Case | undefined;
+  after: Case;
+  /** Time of the events. */
+  at: number;
+  events: ActedEvent[];
+}
+
+/** An outbox message to write with the change that caused it. */
+export interface OutboxInsert {
+  id: string;
+  caseId: string;
+  departmentId: string;
+  adapter: string;
+  kind: string;
+  payload: string;
+  nextAttemptAt: number;
+  at: number;
+}
+
+const CASE_SET_COLUMNS = [
+  'status', 'updated_at', 'refused_rule', 'status_reason', 'licence_due_at', 'licence_due_provisional', 'licence_overdue_at',
+  'credit_code', 'licence_issued_at', 'licence_issued_by', 'version',
+] as const;
+const CASE_PG_TYPES = ['text', 'bigint', 'text', 'text', 'bigint', 'integer', 'bigint', 'text', 'bigint', 'text', 'integer'];
+
+function caseSetValues(c: Case): unknown[] {
+  return [
+    c.status, c.updatedAt, c.refusedRule, c.statusReason, c.licenceDueAt, c.licenceDueProvisional ? 1 : 0, c.licenceOverdueAt,
+    c.licence?.creditCode ?? null, c.licence?.issuedAt ?? null, c.licence?.issuedBy ?? null, c.version,
+  ];
+}
+
+function applicationValues(c: Case): unknown[] {
+  const a = c.application;
+  return [JSON.stringify(a), a.enterpriseName, a.divisionCode, a.industry];
+}
+
+const REVIEW_KEY = ['case_id', 'department_id'];
+const REVIEW_COLUMNS = ['level', 'state', 'delivered_at', 'due_at', 'provisional', 'extended', 'decision', 'reasons', 'answered_by', 'answered_via', 'decided_at'];
+const REVIEW_PG_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'integer', 'integer', 'text', 'text', 'text', 'text', 'bigint'];
+const reviewValues = (caseId: string, r: Review): unknown[] => [
+  caseId, r.departmentId, r.level, r.state, r.deliveredAt, r.dueAt, r.provisional ? 1 : 0, r.extended ? 1 : 0, r.decision, r.reasons, r.answeredBy, r.answeredVia, r.decidedAt,
+];
+
+const PERMIT_COLUMNS = ['due_at', 'provisional', 'reported_at', 'permit_number', 'overdue_at'];
+const PERMIT_PG_TYPES = ['text', 'text', 'bigint', 'integer', 'bigint', 'text', 'bigint'];
+const permitValues = (caseId: string, p: Permit): unknown[] => [caseId, p.departmentId, p.dueAt, p.provisional ? 1 : 0, p.reportedAt, p.permitNumber, p.overdueAt];
+
+const EVENT_COLUMNS = ['case_id', 'at', 'actor', 'action', 'data'];
+const EVENT_PG_TYPES = ['text', 'bigint', 'text', 'text', 'text'];
+const OUTBOX_COLUMNS = ['id', 'case_id', 'department_id', 'adapter', 'kind', 'payload', 'next_attempt_at', 'created_at', 'updated_at', 'state', 'attempts'];
+const OUTBOX_PG_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'integer'];
+const outboxValues = (o: OutboxInsert): unknown[] => [o.id, o.caseId, o.departmentId, o.adapter, o.kind, o.payload, o.nextAttemptAt, o.at, o.at, 'ready', 0];
+
+const same = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** Rows to write, gathered from a batch of changes. */
+interface Plan {
+  newCases: Case[];
+  updates: { id: string; values: unknown[]; before: unknown[]; oldVersion: number; application: unknown[] | null }[];
+  reviewInserts: unknown[][];
+  reviewUpdates: { values: unknown[]; before: unknown[] }[];
+  permitInserts: unknown[][];
+  permitUpdates: { values: unknown[]; before: unknown[] }[];
+  events: unknown[][];
+}
+
+function plan(changes: CaseChange[]): Plan {
+  const p: Plan = { newCases: [], updates: [], reviewInserts: [], reviewUpdates: [], permitInserts: [], permitUpdates: [], events: [] };
+  for (const ch of changes) {
+    const { before, after } = ch;
+    if (!before) p.newCases.push(after);
+    else if (before !== after) {
+      p.updates.push({
+        id: after.id,
+        values: caseSetValues(after),
+        before: caseSetValues(before),
+        oldVersion: before.version,
+        // The application (and the indexed name and division) is rewritten only when it changed: most steps leave it alone.
+        application: before.application === after.application ? null : applicationValues(after),
+      });
     }
+    if (before !== after) {
+      for (const r of after.reviews) {
+        const old = before?.reviews.find((x) => x.departmentId === r.departmentId);
+        const v = reviewValues(after.id, r);
+        if (!old) p.reviewInserts.push(v);
+        else {
+          const o = reviewValues(after.id, old);
+          if (!same(o, v)) p.reviewUpdates.push({ values: v, before: o });
+        }
+      }
+      for (const pm of after.permits) {
+        const old = before?.permits.find((x) => x.departmentId === pm.departmentId);
+        const v = permitValues(after.id, pm);
+        if (!old) p.permitInserts.push(v);
+        else {
+          const o = permitValues(after.id, old);
+          if (!same(o, v)) p.permitUpdates.push({ values: v, before: o });
+        }
+      }
+    }
+    for (const e of ch.events) p.events.push([after.id, ch.at, JSON.stringify(e.actor), e.action, JSON.stringify(e.data)]);
   }
-  for (const p of c.permits) {
-    const old = before?.permits.find((x) => x.departmentId === p.departmentId);
-    if (old && JSON.stringify(old) === JSON.stringify(p)) continue;
-    const v = [c.id, p.departmentId, p.dueAt, p.provisional ? 1 : 0, p.reportedAt, p.permitNumber, p.overdueAt];
-    if (old) {
-      await sql.run(`UPDATE permits SET due_at = $3, provisional = $4, reported_at = $5, permit_number = $6, overdue_at = $7 WHERE case_id = $1 AND department_id = $2`, v);
-    } else {
-      await sql.run(`INSERT INTO permits (case_id, department_id, due_at, provisional, reported_at, permit_number, overdue_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, v);
-    }
+  return p;
+}
+
+/**
+ * Writes a batch of case changes, their audit events and outbox messages inside the caller's transaction.
+ * Fails if any case changed underneath (version check). Events keep their order: per change, then within it.
+ */
+export async function writeChanges(sql: Sql, changes: CaseChange[], outbox: OutboxInsert[] = []): Promise<void> {
+  const p = plan(changes);
+  if (sql.dialect === 'postgres') await writePg(sql, p, outbox);
+  else await writeSqlite(sql, p, outbox);
+}
+
+// ---- SQLite: one connection in process, so statements are cheap; what costs is the pages each one touches.
+
+/** Rows per multi-row INSERT; a bound keeps the number of distinct statement texts (and cached statements) small. */
+const SQLITE_CHUNK = 32;
+
+async function insertRows(sql: Sql, table: string, columns: string[], rows: unknown[][], literalTail = ''): Promise<void> {
+  for (let i = 0; i < rows.length; i += SQLITE_CHUNK) {
+    const chunk = rows.slice(i, i + SQLITE_CHUNK);
+    const n = columns.length - (literalTail ? literalTail.split(',').length : 0);
+    const tuples = chunk.map((_, k) => `(${placeholders(n, k * n + 1)}${literalTail ? `, ${literalTail}` : ''})`).join(', ');
+    await sql.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples}`, chunk.flat());
+  }
+}
+
+/**
+ * Updates only the columns whose value changed. Why: SQLite rewrites every index on a column named in SET, whether or
+ * not its value changed, and a case's status columns carry four indexes that most steps (an approval of three) leave alone.
+ */
+async function updateChanged(sql: Sql, table: string, key: string[], columns: readonly string[], values: unknown[], before: unknown[], extraWhere = '', extra: unknown[] = []): Promise<number> {
+  const sets: string[] = [];
+  const params: unknown[] = values.slice(0, key.length);
+  for (let i = 0; i < columns.length; i++) {
+    const v = values[key.length + i];
+    if (v === before[key.length + i]) continue;
+    params.push(v);
+    sets.push(`${columns[i]} = $${params.length}`);
+  }
+  if (sets.length === 0 && !extraWhere) return 1;
+  const where = key.map((k, i) => `${k} = $${i + 1}`).join(' AND ');
+  const tail = extraWhere.replace(/\$(\d+)/g, (_, n: string) => `$${params.length + Number(n)}`);
+  return sql.run(`UPDATE ${table} SET ${sets.length ? sets.join(', ') : `${key[0]} = ${key[0]}`} WHERE ${where}${tail}`, [...params, ...extra]);
+}
+
+async function writeSqlite(sql: Sql, p: Plan, outbox: OutboxInsert[]): Promise<void> {
+  if (p.newCases.length) {
+    await insertRows(sql, 'cases', [...CASE_COLUMNS.split(', '), 'enterprise_name', 'division_code', 'industry'], p.newCases.map((c) => {
+      const a = c.application;
+      return [
+        c.id, c.reference, c.status, JSON.stringify(a), c.createdAt, c.updatedAt, c.refusedRule, c.statusReason,
+        c.licenceDueAt, c.licenceDueProvisional ? 1 : 0, c.licenceOverdueAt, c.licence?.creditCode ?? null,
+        c.licence?.issuedAt ?? null, c.licence?.issuedBy ?? null, c.version, a.enterpriseName, a.divisionCode, a.industry,
+      ];
+    }));
+  }
+  for (const u of p.updates) {
+    const cols = [...CASE_SET_COLUMNS, ...(u.application ? ['application', 'enterprise_name', 'division_code', 'industry'] : [])];
+    const values = [u.id, ...u.values, ...(u.application ?? [])];
+    const before = [u.id, ...u.before, ...(u.application ? [undefined, undefined, undefined, undefined] : [])];
+    const n = await updateChanged(sql, 'cases', ['id'], cols, values, before, ' AND version = $1', [u.oldVersion]);
+    if (n !== 1) throw new Error(`case ${u.id} changed concurrently (version ${u.oldVersion})`);
+  }
+  for (const r of p.reviewUpdates) await updateChanged(sql, 'reviews', REVIEW_KEY, REVIEW_COLUMNS, r.values, r.before);
+  if (p.reviewInserts.length) await insertRows(sql, 'reviews', [...REVIEW_KEY, ...REVIEW_COLUMNS], p.reviewInserts);
+  for (const r of p.permitUpdates) await updateChanged(sql, 'permits', REVIEW_KEY, PERMIT_COLUMNS, r.values, r.before);
+  if (p.permitInserts.length) await insertRows(sql, 'permits', [...REVIEW_KEY, ...PERMIT_COLUMNS], p.permitInserts);
+  if (p.events.length) await insertRows(sql, 'events', EVENT_COLUMNS, p.events);
+  if (outbox.length) await insertRows(sql, 'outbox', OUTBOX_COLUMNS, outbox.map((o) => outboxValues(o).slice(0, 9)), "'ready', 0");
+}
+
+// ---- PostgreSQL: every statement is a round trip, so a whole batch is one statement of data-modifying CTEs over
+// array parameters; its text depends only on which parts are present, so it stays a handful of prepared statements.
+
+function columnsOf(rows: unknown[][], width: number): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: width }, () => new Array<unknown>(rows.length));
+  for (let r = 0; r < rows.length; r++) for (let c = 0; c < width; c++) cols[c]![r] = rows[r]![c] ?? null;
+  return cols;
+}
+
+async function writePg(sql: Sql, p: Plan, outbox: OutboxInsert[]): Promise<void> {
+  const params: unknown[] = [];
+  const parts: string[] = [];
+  const unnest = (rows: unknown[][], types: string[], names: string[], ordinality = false) => {
+    const cols = columnsOf(rows, types.length);
+    const args = cols.map((c, i) => {
+      params.push(c);
+      return `$${params.length}::${types[i]}[]`;
+    });
+    return `unnest(${args.join(', ')})${ordinality ? ' WITH ORDINALITY' : ''} AS u(${names.join(', ')}${ordinality ? ', n' : ''})`;
+  };
+  const simple = p.updates.filter((u) => !u.application);
+  if (p.newCases.length) {
+    const cols = [...CASE_COLUMNS.split(', '), 'enterprise_name', 'division_code', 'industry'];
+    const types = ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'integer', 'bigint', 'text', 'bigint', 'text', 'integer', 'text', 'text', 'text'];
+    const rows = p.newCases.map((c) => {
+      const a = c.application;
+      return [
+        c.id, c.reference, c.status, JSON.stringify(a), c.createdAt, c.updatedAt, c.refusedRule, c.statusReason,
+        c.licenceDueAt, c.licenceDueProvisional ? 1 : 0, c.licenceOverdueAt, c.licence?.creditCode ?? null,
+        c.licence?.issuedAt ?? null, c.licence?.issuedBy ?? null, c.version, a.enterpriseName, a.divisionCode, a.industry,
+      ];
+    });
+    parts.push(`ic AS (INSERT INTO cases (${cols.join(', ')}) SELECT * FROM ${unnest(rows, types, cols)} RETURNING 1)`);
+  }
+  if (simple.length) {
+    const names = ['id', ...CASE_SET_COLUMNS, 'old_version'];
+    const rows = simple.map((u) => [u.id, ...u.values, u.oldVersion]);
+    parts.push(
+      `uc AS (UPDATE cases AS t SET ${CASE_SET_COLUMNS.map((c) => `${c} = u.${c}`).join(', ')} FROM ${unnest(rows, ['text', ...CASE_PG_TYPES, 'integer'], names)}
+        WHERE t.id = u.id AND t.version = u.old_version RETURNING 1)`,
+    );
+  }
+  if (p.reviewUpdates.length) {
+    const names = [...REVIEW_KEY, ...REVIEW_COLUMNS];
+    parts.push(
+      `ur AS (UPDATE reviews AS t SET ${REVIEW_COLUMNS.map((c) => `${c} = u.${c}`).join(', ')} FROM ${unnest(p.reviewUpdates.map((r) => r.values), REVIEW_PG_TYPES, names)}
+        WHERE t.case_id = u.case_id AND t.department_id = u.department_id RETURNING 1)`,
+    );
+  }
+  if (p.reviewInserts.length) {
+    const names = [...REVIEW_KEY, ...REVIEW_COLUMNS];
+    parts.push(`ir AS (INSERT INTO reviews (${names.join(', ')}) SELECT * FROM ${unnest(p.reviewInserts, REVIEW_PG_TYPES, names)} RETURNING 1)`);
+  }
+  if (p.permitUpdates.length) {
+    const names = [...REVIEW_KEY, ...PERMIT_COLUMNS];
+    parts.push(
+      `up AS (UPDATE permits AS t SET ${PERMIT_COLUMNS.map((c) => `${c} = u.${c}`).join(', ')} FROM ${unnest(p.permitUpdates.map((r) => r.values), PERMIT_PG_TYPES, names)}
+        WHERE t.case_id = u.case_id AND t.department_id = u.department_id RETURNING 1)`,
+    );
+  }
+  if (p.permitInserts.length) {
+    const names = [...REVIEW_KEY, ...PERMIT_COLUMNS];
+    parts.push(`ip AS (INSERT INTO permits (${names.join(', ')}) SELECT * FROM ${unnest(p.permitInserts, PERMIT_PG_TYPES, names)} RETURNING 1)`);
+  }
+  if (p.events.length) {
+    // Ordered by position in the batch, so sequence numbers (and the audit order) follow the order the events happened in.
+    parts.push(
+      `ie AS (INSERT INTO events (${EVENT_COLUMNS.join(', ')}) SELECT ${EVENT_COLUMNS.map((c) => `u.${c}`).join(', ')} FROM ${unnest(p.events, EVENT_PG_TYPES, EVENT_COLUMNS, true)} ORDER BY u.n RETURNING 1)`,
+    );
+  }
+  if (outbox.length) {
+    parts.push(`io AS (INSERT INTO outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT * FROM ${unnest(outbox.map(outboxValues), OUTBOX_PG_TYPES, OUTBOX_COLUMNS)} RETURNING 1)`);
+  }
+  if (parts.length > 0) {
+    const row = await sql.get<{ n: number }>(`WITH ${parts.join(',\n')} SELECT ${simple.length ? '(SELECT count(*) FROM uc)' : '0'}::int AS n`, params);
+    if (simple.length && row!.n !== simple.length) throw new Error(`a case changed concurrently (${simple.length - row!.n} of ${simple.length})`);
+  }
+  // A corrected application (resubmission) is rare: it gets its own statement.
+  for (const u of p.updates.filter((x) => x.application)) {
+    const n = await sql.run(
+      `UPDATE cases SET ${CASE_SET_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}, application = $13, enterprise_name = $14, division_code = $15, industry = $16
+       WHERE id = $1 AND version = $17`,
+      [u.id, ...u.values, ...u.application!, u.oldVersion],
+    );
+    if (n !== 1) throw new Error(`case ${u.id} changed concurrently (version ${u.oldVersion})`);
   }
 }
 
@@ -210,9 +454,17 @@ export async function appendEvents(sql: Sql, caseId: string | null, at: number, 
   await sql.run(`INSERT INTO events (case_id, at, actor, action, data) VALUES ${rows.join(', ')}`, params);
 }
 
-/** Next value of a named counter, starting at `first`; one row per counter serialises concurrent callers. */
+/** Next value of a named counter, starting at `first`; one row per counter serialises concurrent callers until they commit. */
 export async function nextCounter(sql: Sql, name: string, first: number): Promise<number> {
-  await sql.run('INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, first - 1]);
-  const row = await sql.get<{ value: number }>('UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value', [name]);
-  return row!.value;
+  return (await reserveCounter(sql, name, first, 1)).first;
+}
+
+/** Reserves `count` consecutive values of a named counter (first value ever: `first`) in one statement. */
+export async function reserveCounter(sql: Sql, name: string, first: number, count: number): Promise<{ first: number; last: number }> {
+  const row = await sql.get<{ value: number }>(
+    'INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = counters.value + $3 RETURNING value',
+    [name, first - 1 + count, count],
+  );
+  const last = Number(row!.value);
+  return { first: last - count + 1, last };
 }
