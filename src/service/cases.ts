@@ -32,16 +32,22 @@ export interface InboundRef {
 const REFERENCE_BLOCK = 32;
 
 export class CaseService {
-  private readonly departments: Map<string, Department>;
+  private departments: Map<string, Department>;
 
   constructor(
     private readonly db: Db,
-    private readonly config: GatewayConfig,
+    private config: GatewayConfig,
     private readonly clock: Clock,
     private readonly addWorkingDays: wf.AddWorkingDays,
     private readonly hub: Hub,
     private readonly instance: string,
   ) {
+    this.departments = new Map(config.departments.map((d) => [d.id, d]));
+  }
+
+  /** Departments, routes, rules and deadlines after an administrator's change; cases already accepted keep their reviews. */
+  reconfigure(config: GatewayConfig): void {
+    this.config = config;
     this.departments = new Map(config.departments.map((d) => [d.id, d]));
   }
 
