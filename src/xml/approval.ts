@@ -1,0 +1,181 @@
+// The approval documents of schemas/xml/approval.xsd: writing the gateway's messages, reading departments' ones, results.
+import { XMLBuilder } from 'fast-xml-parser';
+import type { CaseStatusView, InboundResult, IncomingKind, IncomingMessage, OutgoingMessage } from '../../adapters/adapter.js';
+import { GatewayError } from '../domain/errors.js';
+import { readXml, sequence, XML_LIMITS, type FieldRule, type XmlElement, type XmlLimits } from './read.js';
+
+export const APPROVAL_NS = 'urn:pag:approval:1';
+
+// The same rules as the XSD's simple types; a unit test validates the documents against the XSD with xmllint.
+export const IDENTIFIER = /^[\x21-\x7e]{1,128}$/;
+export const DEPARTMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const DECISIONS = ['approve', 'refuse', 'extend'] as const;
+
+const COMMON: FieldRule[] = [
+  { name: 'messageId', required: true, pattern: IDENTIFIER },
+  { name: 'departmentId', required: true, pattern: DEPARTMENT_ID },
+  { name: 'caseId', required: true, pattern: IDENTIFIER },
+];
+
+/** Fields of each incoming document, in XSD sequence order. */
+export const INCOMING_RULES: Record<IncomingKind, FieldRule[]> = {
+  opinion: [...COMMON, { name: 'decision', required: true, values: DECISIONS }, { name: 'reasons', maxLength: 2000 }],
+  receipt: [...COMMON, { name: 'ackOf', required: true, pattern: IDENTIFIER }],
+  permit: [...COMMON, { name: 'permitNumber', required: true, maxLength: 64, pattern: /^[\s\S]+$/ }],
+};
+
+/** Root element name of each incoming kind (and SOAP's wrapper names map onto the same kinds). */
+export const INCOMING_ROOTS: Record<string, IncomingKind> = { opinion: 'opinion', receipt: 'receipt', permitReport: 'permit' };
+
+/** Maps a checked field record onto the inbound message; every value is a string, as the XSD says. */
+export function incomingFrom(kind: IncomingKind, f: Record<string, unknown>): IncomingMessage {
+  const msg: IncomingMessage = { messageId: String(f.messageId), kind, departmentId: String(f.departmentId), caseId: String(f.caseId) };
+  if (kind === 'opinion') {
+    msg.decision = f.decision as IncomingMessage['decision'];
+    msg.reasons = typeof f.reasons === 'string' ? f.reasons : null;
+  } else if (kind === 'receipt') msg.ackOf = String(f.ackOf);
+  else msg.permitNumber = String(f.permitNumber);
+  return msg;
+}
+
+/** Reads an incoming document (opinion, receipt, permitReport) with the hardened reader and checks it against the XSD's rules. */
+export function readIncoming(body: string | Buffer, limits: XmlLimits = XML_LIMITS): IncomingMessage {
+  const root = readXml(body, limits);
+  return incomingElement(root);
+}
+
+export function incomingElement(root: XmlElement): IncomingMessage {
+  const kind = INCOMING_ROOTS[root.name];
+  if (!kind || root.ns !== APPROVAL_NS) throw new GatewayError('MALFORMED_XML', { reason: `the root element must be opinion, receipt or permitReport in namespace ${APPROVAL_NS}` });
+  return incomingFrom(kind, sequence(root, APPROVAL_NS, INCOMING_RULES[kind]));
+}
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: false, suppressEmptyNode: false, processEntities: true });
+
+const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+
+/** Serialises `{root: {...}}` with the approval namespace on the root; text is escaped by the builder. */
+export function approvalDocument(root: string, body: Record<string, unknown>): string {
+  return DECLARATION + builder.build({ [root]: { '@_xmlns': APPROVAL_NS, ...body } });
+}
+
+const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+
+/** Root element per outgoing kind. */
+const OUTGOING_ROOTS: Record<string, string> = { notification: 'notification', cancellation: 'cancellation', extension_ack: 'extensionAck' };
+
+/** The XML form of an outgoing message; null for a kind that has no form in the XSD. */
+export function outgoingDocument(msg: OutgoingMessage, issuedAt: Date): string | null {
+  const root = OUTGOING_ROOTS[msg.kind];
+  if (!root) return null;
+  const p = msg.payload;
+  const header = {
+    messageId: msg.id,
+    kind: msg.kind,
+    sender: msg.sender,
+    receiver: msg.departmentId,
+    ...(msg.caseId ? { caseId: msg.caseId } : {}),
+    issuedAt: issuedAt.toISOString(),
+    attempt: String(msg.attempt),
+  };
+  if (root === 'notification') {
+    const contact = (p.contact ?? {}) as Record<string, unknown>;
+    const scope = Array.isArray(p.businessScope) ? p.businessScope.map(str) : [];
+    return approvalDocument(root, {
+      header,
+      form: {
+        reference: str(p.reference),
+        departmentId: str(p.departmentId ?? msg.departmentId),
+        level: str(p.level),
+        enterpriseName: str(p.enterpriseName),
+        legalForm: str(p.legalForm),
+        registeredCapital: str(p.registeredCapital),
+        industry: str(p.industry),
+        businessScope: { item: scope },
+        address: str(p.address),
+        divisionCode: str(p.divisionCode),
+        contact: { name: str(contact.name), phone: str(contact.phone) },
+        reviewDays: str(p.reviewDays),
+      },
+    });
+  }
+  if (root === 'cancellation') return approvalDocument(root, { header, reference: str(p.reference), reason: str(p.reason) });
+  return approvalDocument(root, { header, reference: str(p.reference), dueAt: str(p.dueAt) });
+}
+
+const HEADER_RULES: FieldRule[] = [
+  { name: 'messageId', required: true, pattern: IDENTIFIER },
+  { name: 'kind', required: true },
+  { name: 'sender', required: true },
+  { name: 'receiver', required: true, pattern: DEPARTMENT_ID },
+  { name: 'caseId', pattern: IDENTIFIER },
+  { name: 'issuedAt', required: true },
+  { name: 'attempt', required: true, pattern: /^[1-9][0-9]*$/ },
+];
+
+/** What a department reads from one of the gateway's documents (used by the simulated departments and tests). */
+export interface ReadOutgoing {
+  kind: string;
+  messageId: string;
+  sender: string;
+  receiver: string;
+  caseId: string | null;
+  issuedAt: string;
+  attempt: string;
+  fields: Record<string, string>;
+}
+
+/** Reads a gateway document as a department would: header checked against the XSD's rules, the body's leaf texts by path. */
+export function readOutgoing(body: string | Buffer, limits: XmlLimits = XML_LIMITS): ReadOutgoing {
+  const root = readXml(body, limits);
+  if (root.ns !== APPROVAL_NS || !Object.values(OUTGOING_ROOTS).includes(root.name)) throw new GatewayError('MALFORMED_XML', { reason: 'not a gateway message' });
+  const [header, ...rest] = root.children;
+  if (!header || header.name !== 'header') throw new GatewayError('MALFORMED_XML', { reason: 'the header comes first' });
+  const h = sequence(header, APPROVAL_NS, HEADER_RULES) as Record<string, string | undefined>;
+  const fields: Record<string, string> = {};
+  const walk = (el: XmlElement, path: string) => {
+    if (el.children.length === 0) fields[path] = fields[path] === undefined ? el.text : `${fields[path]},${el.text}`;
+    for (const c of el.children) walk(c, `${path}.${c.name}`);
+  };
+  for (const c of rest) walk(c, c.name);
+  return { kind: h.kind!, messageId: h.messageId!, sender: h.sender!, receiver: h.receiver!, caseId: h.caseId ?? null, issuedAt: h.issuedAt!, attempt: h.attempt!, fields };
+}
+
+/** An incoming document as a department writes it. */
+export function incomingDocument(msg: IncomingMessage): string {
+  const root = Object.entries(INCOMING_ROOTS).find(([, k]) => k === msg.kind)![0];
+  const base = { messageId: msg.messageId, departmentId: msg.departmentId, caseId: msg.caseId };
+  if (msg.kind === 'opinion') return approvalDocument(root, { ...base, decision: msg.decision, ...(msg.reasons ? { reasons: msg.reasons } : {}) });
+  if (msg.kind === 'receipt') return approvalDocument(root, { ...base, ackOf: msg.ackOf });
+  return approvalDocument(root, { ...base, permitNumber: msg.permitNumber });
+}
+
+/** The gateway's answer to an incoming document. */
+export function resultDocument(r: InboundResult): string {
+  return r.ok
+    ? approvalDocument('result', { accepted: { duplicate: String(r.duplicate), caseId: r.caseId, caseStatus: r.caseStatus } })
+    : approvalDocument('result', { refused: { code: r.code, message: r.message, retryable: String(r.retryable) } });
+}
+
+/** Reads a result document (a department's side of the exchange). */
+export function readResult(body: string | Buffer): InboundResult {
+  const root = readXml(body);
+  if (root.name !== 'result' || root.ns !== APPROVAL_NS || root.children.length !== 1) throw new GatewayError('MALFORMED_XML', { reason: 'not a result document' });
+  const c = root.children[0]!;
+  if (c.name === 'accepted') {
+    const f = sequence(c, APPROVAL_NS, [{ name: 'duplicate', required: true }, { name: 'caseId', required: true }, { name: 'caseStatus', required: true }]) as Record<string, string>;
+    return { ok: true, duplicate: f.duplicate === 'true', caseId: f.caseId!, caseStatus: f.caseStatus! };
+  }
+  const f = sequence(c, APPROVAL_NS, [{ name: 'code', required: true }, { name: 'message', required: true }, { name: 'retryable', required: true }]) as Record<string, string>;
+  return { ok: false, code: f.code!, message: f.message!, retryable: f.retryable === 'true', httpStatus: 0 };
+}
+
+/** A case status view as XSD CaseStatus fields (SOAP GetCaseStatus). */
+export function caseStatusFields(v: CaseStatusView): Record<string, unknown> {
+  return {
+    caseId: v.caseId,
+    reference: v.reference,
+    status: v.status,
+    review: v.reviews.map((r) => ({ departmentId: r.departmentId, state: r.state, ...(r.dueAt ? { dueAt: r.dueAt } : {}), ...(r.decision ? { decision: r.decision } : {}) })),
+  };
+}
