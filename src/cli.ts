@@ -1,6 +1,7 @@
-// The `pag` command line: start, demo, user add, uscc validate, audit verify, check-config.
+// The `pag` command line: start, demo, user add, adapters, departments, uscc validate, audit verify, check-config.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ADAPTERS_USAGE, configCommand } from './cli/config-admin.js';
 import { usccValidateCommand } from './cli/uscc.js';
 import { loadConfig, loadDemoUsers, settingsFromEnv } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
@@ -15,7 +16,8 @@ const USAGE = `usage: pag <command>
   uscc validate [--strict] CODE...
                                 check unified social credit codes and 15-digit registration numbers
   audit verify                  walk the audit chain; report the first altered, inserted or deleted event
-  otp USERNAME                  print the current one-time code of a demo user (demo environment only)`;
+  otp USERNAME                  print the current one-time code of a demo user (demo environment only)
+${ADAPTERS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -71,6 +73,10 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'adapters':
+    case 'departments':
+    case 'config':
+      return configCommand(cmd, rest);
     case 'audit': {
       if (rest[0] !== 'verify') break;
       const { Gateway } = await import('./gateway.js');

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Adapter, AdapterHealth } from '../adapters/adapter.js';
+import { AdapterError, type Adapter, type AdapterHealth } from '../adapters/adapter.js';
 import { createAdapter } from '../adapters/index.js';
 import { Dispatcher } from './bus/dispatcher.js';
 import { Hub } from './bus/hub.js';
@@ -15,8 +15,10 @@ import { loadCalendar, readCalendarFile } from './calendar/load.js';
 import type { WorkingCalendar } from './calendar/working-days.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
 import { compileAll } from './config/schemas.js';
-import { loadConfig, loadDemoUsers, type GatewayConfig, type Settings } from './config/load.js';
+import { configFromDocument, loadConfig, loadDemoUsers, type GatewayConfig, type Settings } from './config/load.js';
+import { changeConfig, currentVersionNumber, importFile, importFileIfChanged, latestVersion, type ConfigVersion } from './config/runtime.js';
 import { fail } from './domain/errors.js';
+import type { Department } from './domain/routing.js';
 import type { Actor } from './domain/types.js';
 import type { AddWorkingDays } from './domain/workflow.js';
 import { createApp } from './http/app.js';
@@ -61,10 +63,15 @@ export class Gateway {
   readonly inbound: InboundService;
   private server: Server | null = null;
   private calendarTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  /** Configuration changes apply one at a time, in version order. */
+  private reconfiguring: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly settings: Settings,
-    readonly config: GatewayConfig,
+    private cfg: GatewayConfig,
+    /** The stored configuration version this gateway runs. */
+    private cfgVersion: number,
     readonly db: Db,
     readonly clock: Clock,
     private cal: WorkingCalendar,
@@ -77,9 +84,10 @@ export class Gateway {
       const r = this.cal.addWorkingDays(new Date(from), n);
       return { dueAt: r.dueAt.getTime(), provisional: r.provisional };
     };
+    const config = cfg;
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
-    this.users = new UserService(db, tokens, config.gateway.name, (id) => config.departments.some((d) => d.id === id));
-    for (const [name, a] of Object.entries(config.adapters)) this.adapters.set(name, createAdapter(name, a.kind, a.options));
+    this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id));
+    for (const [name, a] of Object.entries(config.adapters)) if (a.enabled) this.adapters.set(name, createAdapter(name, a.kind, a.options));
     this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {
       batch: 200,
       pollMs,
@@ -99,10 +107,13 @@ export class Gateway {
     const { settings } = opts;
     const log = opts.logger ?? createLogger(settings.logLevel);
     compileAll();
-    const config = loadConfig(settings.configFile);
-    const fileCalendar = loadCalendar(config.calendarFile);
+    loadConfig(settings.configFile); // a bad file stops start-up before the store is touched
     const db = opts.db ?? openDb(settings);
     await migrate(db);
+    // The file is the baseline; administrators' later changes live as newer versions in the store (see config/runtime.ts).
+    const { version } = await importFileIfChanged(db, settings.configFile, { kind: 'system', id: 'gateway', role: 'dispatcher', instance: 'start-up' }, Date.now());
+    const config = configFromDocument(version.document, settings.configFile);
+    const fileCalendar = loadCalendar(config.calendarFile);
     await seedCalendar(db, { version: fileCalendar.version, ...readCalendarFile(config.calendarFile) });
     const calendar = await loadCalendarFromDb(db);
     let clock: Clock = new SystemClock();
@@ -111,7 +122,7 @@ export class Gateway {
       clock = new ManualClock(saved ? Number(saved.value) : Date.now());
     }
     const tokens = await TokenService.create({ issuer: config.gateway.id, audience: `${config.gateway.id}/api`, ttlSeconds: config.gateway.tokenTtlSeconds, secret: await tokenSecret(db) });
-    const gw = new Gateway(settings, config, db, clock, calendar, tokens, log, opts.pollMs ?? 500, opts.dispatch ?? true);
+    const gw = new Gateway(settings, config, version.version, db, clock, calendar, tokens, log, opts.pollMs ?? 500, opts.dispatch ?? true);
     // scrypt runs on libuv's thread pool, so hashing the demo users side by side takes a fraction of the time.
     await Promise.all(
       loadDemoUsers(config).map(async (u) => {
@@ -125,20 +136,18 @@ export class Gateway {
 
   /** Starts adapters and background workers, then listens. */
   async start(): Promise<{ port: number; host: string }> {
-    for (const a of this.adapters.values()) {
-      await a.start({
-        gatewayId: this.config.gateway.id,
-        logger: this.log.child({ module: 'adapter', adapter: a.name }),
-        inbound: this.inbound,
-        departments: this.config.departments.filter((d) => d.adapter === a.name).map((d) => d.id),
-      });
-    }
+    this.started = true;
+    for (const a of this.adapters.values()) await this.startAdapter(a, this.cfg);
     const app = createApp(this, this.log.child({ module: 'http' }));
     await this.sealer.start();
     if (this.dispatch) this.dispatcher.start();
     this.timekeeper.start();
-    // Another gateway on the same database may have changed the calendar; pick that up within seconds.
-    this.calendarTimer = setInterval(() => void this.refreshCalendar().catch((e: Error) => this.log.error({ err: e.message }, 'calendar refresh failed')), 2000);
+    // Another gateway on the same database (or `pag adapters|departments`) may have changed the calendar or the
+    // configuration; pick that up within seconds.
+    this.calendarTimer = setInterval(() => {
+      void this.refreshCalendar().catch((e: Error) => this.log.error({ err: e.message }, 'calendar refresh failed'));
+      void this.refreshConfig().catch((e: Error) => this.log.error({ err: e.message }, 'configuration refresh failed'));
+    }, 2000);
     this.calendarTimer.unref();
     await new Promise<void>((resolve, reject) => {
       this.server = app.listen(this.settings.port, this.settings.host, () => resolve());
@@ -152,6 +161,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     if (this.calendarTimer) clearInterval(this.calendarTimer);
+    await this.reconfiguring;
     if (this.server) {
       this.server.closeAllConnections();
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -168,6 +178,161 @@ export class Gateway {
     const out: Record<string, AdapterHealth> = {};
     for (const [name, a] of this.adapters) out[name] = await a.health().catch((e: Error) => ({ ok: false, detail: e.message }));
     return out;
+  }
+
+  get config(): GatewayConfig {
+    return this.cfg;
+  }
+
+  get configVersion(): number {
+    return this.cfgVersion;
+  }
+
+  private async startAdapter(a: Adapter, config: GatewayConfig): Promise<void> {
+    await a.start({
+      gatewayId: config.gateway.id,
+      logger: this.log.child({ module: 'adapter', adapter: a.name }),
+      inbound: this.inbound,
+      departments: config.departments.filter((d) => d.adapter === a.name).map((d) => d.id),
+    });
+  }
+
+  /** Applies a newer stored configuration version (from this or another gateway, or the command line). */
+  async refreshConfig(): Promise<void> {
+    if ((await currentVersionNumber(this.db)) <= this.cfgVersion) return;
+    const v = await latestVersion(this.db);
+    if (v) await this.apply(v);
+  }
+
+  /**
+   * Swaps in a configuration version: adapters whose kind, options or departments changed are restarted, disabled or
+   * removed ones stopped, new ones started; services see the new departments, routes and rules from the next request.
+   */
+  private apply(v: ConfigVersion): Promise<void> {
+    const run = async () => {
+      if (v.version <= this.cfgVersion) return;
+      const next = configFromDocument(v.document, this.settings.configFile);
+      const prev = this.cfg;
+      const served = (c: GatewayConfig, name: string) => JSON.stringify(c.departments.filter((d) => d.adapter === name).map((d) => d.id));
+      const stopping: Adapter[] = [];
+      for (const [name, running] of [...this.adapters]) {
+        const a = next.adapters[name];
+        const same = a && a.enabled && a.kind === prev.adapters[name]?.kind && JSON.stringify(a.options) === JSON.stringify(prev.adapters[name]?.options) && served(prev, name) === served(next, name);
+        if (!same) {
+          this.adapters.delete(name);
+          stopping.push(running);
+        }
+      }
+      // Old instances stop before new ones start, so two connections never consume one department's queue.
+      for (const a of stopping) await a.stop().catch((e: Error) => this.log.warn({ adapter: a.name, err: e.message }, 'adapter did not stop cleanly'));
+      for (const [name, a] of Object.entries(next.adapters)) {
+        if (!a.enabled || this.adapters.has(name)) continue;
+        const adapter = createAdapter(name, a.kind, a.options);
+        if (this.started) await this.startAdapter(adapter, next);
+        this.adapters.set(name, adapter);
+      }
+      this.cases.reconfigure(next);
+      this.inbound.reconfigure(next);
+      this.dispatcher.reconfigure(next.adapters);
+      this.cfg = next;
+      this.cfgVersion = v.version;
+      this.log.info({ version: v.version, summary: v.summary }, 'configuration applied');
+      this.dispatcher.kick();
+    };
+    this.reconfiguring = this.reconfiguring.then(run, run);
+    return this.reconfiguring;
+  }
+
+  /** An administrator's change to the running configuration (validated as a whole, stored, audited, applied here at once). */
+  async changeConfig(actor: Actor, summary: string, change: (doc: Record<string, unknown>) => void, expected?: number): Promise<ConfigVersion> {
+    const { version } = await changeConfig(this.db, this.settings.configFile, actor, Date.now(), summary, change, expected);
+    this.hub.committed({ events: true });
+    await this.apply(version);
+    return version;
+  }
+
+  /** Adds or replaces an adapter entry (as in the configuration file). */
+  putAdapter(name: string, entry: unknown, actor: Actor, expected?: number): Promise<ConfigVersion> {
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) fail('CONFIG_CHANGE_INVALID', { path: `/adapters/${name}`, reason: 'an adapter name is lower-case letters, digits, - and _' });
+    const verb = this.cfg.adapters[name] ? 'changed' : 'added';
+    return this.changeConfig(actor, `${verb} adapter ${name}`, (doc) => {
+      (doc.adapters as Record<string, unknown>)[name] = entry;
+    }, expected);
+  }
+
+  setAdapterEnabled(name: string, enabled: boolean, actor: Actor, expected?: number): Promise<ConfigVersion> {
+    if (!this.cfg.adapters[name]) fail('NOT_FOUND', { what: 'adapter' });
+    return this.changeConfig(actor, `${enabled ? 'enabled' : 'disabled'} adapter ${name}`, (doc) => {
+      (doc.adapters as Record<string, Record<string, unknown>>)[name]!.enabled = enabled;
+    }, expected);
+  }
+
+  /** A department still using the adapter makes the whole document invalid: refused with that department's path. */
+  removeAdapter(name: string, actor: Actor, expected?: number): Promise<ConfigVersion> {
+    if (!this.cfg.adapters[name]) fail('NOT_FOUND', { what: 'adapter' });
+    return this.changeConfig(actor, `removed adapter ${name}`, (doc) => {
+      delete (doc.adapters as Record<string, unknown>)[name];
+    }, expected);
+  }
+
+  putDepartment(dep: Department, actor: Actor, expected?: number): Promise<ConfigVersion> {
+    const verb = this.cfg.departments.some((d) => d.id === dep.id) ? 'changed' : 'added';
+    return this.changeConfig(actor, `${verb} department ${dep.id}`, (doc) => {
+      const list = doc.departments as Department[];
+      const i = list.findIndex((d) => d.id === dep.id);
+      if (i >= 0) list[i] = dep;
+      else list.push(dep);
+    }, expected);
+  }
+
+  /** Refused while the department has open reviews or permits: nobody would be left to answer them. */
+  async removeDepartment(id: string, actor: Actor, expected?: number): Promise<ConfigVersion> {
+    if (!this.cfg.departments.some((d) => d.id === id)) fail('NOT_FOUND', { what: 'department' });
+    const open = await this.db.get<{ n: number | string }>(
+      `SELECT (SELECT COUNT(*) FROM reviews WHERE department_id = $1 AND state IN ('pending_delivery', 'delivered', 'extended'))
+            + (SELECT COUNT(*) FROM permits WHERE department_id = $1 AND reported_at IS NULL) AS n`,
+      [id],
+    );
+    if (Number(open?.n ?? 0) > 0) fail('DEPARTMENT_IN_USE', { departmentId: id, count: Number(open!.n) });
+    return this.changeConfig(actor, `removed department ${id}`, (doc) => {
+      doc.departments = (doc.departments as Department[]).filter((d) => d.id !== id);
+    }, expected);
+  }
+
+  /** Re-reads the configuration file as a new version (`pag adapters reload`). */
+  async reloadConfigFile(actor: Actor): Promise<ConfigVersion> {
+    const version = await importFile(this.db, this.settings.configFile, actor, Date.now());
+    this.hub.committed({ events: true });
+    await this.apply(version);
+    return version;
+  }
+
+  /**
+   * Sends a test message through an adapter and reports the round trip or the exact failure. Uses the running instance, or
+   * (adapter disabled, or a command-line gateway that serves nothing) a temporary one started for the test.
+   */
+  async testAdapter(name: string, departmentId?: string): Promise<AdapterTestReport> {
+    const a = this.cfg.adapters[name];
+    if (!a) fail('NOT_FOUND', { what: 'adapter' });
+    const served = this.cfg.departments.filter((d) => d.adapter === name).map((d) => d.id);
+    const to = departmentId ?? served[0];
+    if (!to) fail('CONFIG_CHANGE_INVALID', { path: `/adapters/${name}`, reason: 'no department uses this adapter; name one to test with' });
+    let adapter = this.started ? this.adapters.get(name) : undefined;
+    const temporary = !adapter;
+    if (!adapter) {
+      adapter = createAdapter(name, a.kind, a.options);
+      await this.startAdapter(adapter, this.cfg);
+    }
+    const id = `test-${randomUUID()}`;
+    const t0 = performance.now();
+    try {
+      const out = await adapter.send({ id, kind: 'test', caseId: null, departmentId: to, sender: this.cfg.gateway.id, attempt: 1, payload: { test: true, at: new Date().toISOString() } });
+      return { ok: true, adapter: name, departmentId: to, messageId: id, ms: Math.round(performance.now() - t0), outcome: out.status, detail: out.status === 'sent' ? 'accepted by the broker; the department confirms with a receipt' : 'acknowledged by the department' };
+    } catch (e) {
+      return { ok: false, adapter: name, departmentId: to, messageId: id, ms: Math.round(performance.now() - t0), failure: classifyFailure(e), detail: (e as Error).message };
+    } finally {
+      if (temporary) await adapter.stop().catch(() => undefined);
+    }
   }
 
   get calendar(): WorkingCalendar {
@@ -208,6 +373,21 @@ export class Gateway {
     this.hub.committed({ events: true });
     await this.timekeeper.settled();
   }
+}
+
+/** What `pag adapters test` and POST /api/admin/adapters/{name}/test report. */
+export type AdapterTestReport = { ok: boolean; adapter: string; departmentId: string; messageId: string; ms: number; outcome?: string; failure?: string; detail: string };
+
+/** Names the kind of failure an administrator acts on: connection refused, TLS, timeout, refusal or fault, or other. */
+export function classifyFailure(e: unknown): string {
+  const text = `${(e as Error)?.message ?? ''} ${String((e as { cause?: { code?: string } })?.cause?.code ?? '')}`;
+  if (/ECONNREFUSED|connection refused/i.test(text)) return 'connection refused';
+  if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(text)) return 'tls';
+  if (/timeout|timed out|aborted|ETIMEDOUT/i.test(text)) return 'timeout';
+  if (/ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/i.test(text)) return 'unreachable';
+  if (/fault/i.test(text)) return 'fault';
+  if (e instanceof AdapterError && !e.retryable) return 'refused';
+  return 'error';
 }
 
 /** The token signing secret lives in the store so that every instance on one database accepts the others' tokens. */

@@ -43,8 +43,11 @@ export class RestAdapter implements Adapter {
       });
       await res.arrayBuffer(); // drain, so the connection can be reused
     } catch (e) {
-      this.lastError = (e as Error).message;
-      throw new AdapterError(`webhook unreachable: ${(e as Error).message}`, true);
+      // fetch reports "fetch failed"; the cause (ECONNREFUSED, a TLS error, a timeout) is what an administrator needs.
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = (e as Error).name === 'TimeoutError' ? `timeout after ${this.options.timeoutMs} ms` : cause?.code ?? cause?.message ?? (e as Error).message;
+      this.lastError = why;
+      throw new AdapterError(`webhook unreachable: ${why}`, true);
     }
     if (res.ok) {
       this.lastError = null;

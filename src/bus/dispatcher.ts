@@ -42,7 +42,7 @@ export class Dispatcher {
   constructor(
     private readonly db: Db,
     private readonly adapters: Map<string, Adapter>,
-    private readonly policies: Record<string, AdapterConfig>,
+    private policies: Record<string, AdapterConfig>,
     private readonly cases: CaseService,
     private readonly hub: Hub,
     private readonly gatewayId: string,
@@ -52,6 +52,11 @@ export class Dispatcher {
   ) {}
 
   private started = false;
+
+  /** Retry policies and enabled flags after an administrator's change (the adapter map itself is shared with the gateway). */
+  reconfigure(policies: Record<string, AdapterConfig>): void {
+    this.policies = policies;
+  }
 
   start(): void {
     this.started = true;
@@ -109,11 +114,14 @@ export class Dispatcher {
       // A claimed message's next_attempt_at is its lease expiry: 'sending' past it is a message whose dispatcher died
       // mid-send, and it goes out again (receivers de-duplicate); 'waiting_receipt' past it is a message whose receipt did
       // not come in time, sent again the same way. One condition keeps the claim on the partial index.
+      // A disabled adapter's messages stay where they are, attempts untouched, until it is enabled again.
+      const disabled = Object.entries(this.policies).filter(([, p]) => !p.enabled).map(([name]) => name);
       const rows = await sql.all<OutboxRow>(
         `SELECT id, case_id, department_id, adapter, kind, payload, attempts, state FROM outbox
          WHERE state IN ('ready', 'waiting_retry', 'sending', 'waiting_receipt') AND next_attempt_at <= $1
+         ${disabled.length ? `AND adapter NOT IN (${placeholders(disabled.length, 3)})` : ''}
          ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-        [now, this.opts.batch],
+        [now, this.opts.batch, ...disabled],
       );
       // A message whose last allowed attempt got no receipt is only leased, to be marked failed: no attempt is counted.
       const spent = (r: OutboxRow) => r.state === 'waiting_receipt' && r.attempts >= this.policy(r.adapter).maxAttempts;

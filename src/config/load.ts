@@ -13,6 +13,8 @@ import { describeErrors, validator } from './schemas.js';
 /** One adapter entry: its kind, options (checked against the kind's schema) and retry policy. */
 export interface AdapterConfig {
   kind: string;
+  /** false: the adapter is stopped; its messages wait in the outbox until it is enabled again. */
+  enabled: boolean;
   options: Record<string, unknown>;
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; receiptTimeoutMs: number };
 }
@@ -110,11 +112,25 @@ const DEFAULT_RETRY = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, re
 
 /** Reads, validates and cross-checks a configuration file; throws CONFIG_INVALID naming the bad field. */
 export function loadConfig(file: string): GatewayConfig {
+  return configFromDocument(readJson(file), file);
+}
+
+/** The configuration file's document as parsed JSON (the form stored as a configuration version). */
+export function readConfigDocument(file: string): Record<string, unknown> {
+  return readJson(file) as Record<string, unknown>;
+}
+
+/**
+ * Validates and cross-checks a configuration document (from the file or an administrator's change); relative paths are
+ * resolved against `file`'s folder. The document itself is not changed.
+ */
+export function configFromDocument(document: unknown, file: string): GatewayConfig {
   type Raw = Omit<GatewayConfig, 'file' | 'calendarFile' | 'adapters'> & {
     calendar: string;
-    adapters: Record<string, { kind: string; options?: Record<string, unknown>; retry?: Partial<AdapterConfig['retry']> }>;
+    adapters: Record<string, { kind: string; enabled?: boolean; options?: Record<string, unknown>; retry?: Partial<AdapterConfig['retry']> }>;
   };
-  const raw = check<Raw>(file, 'config.schema.json', readJson(file));
+  // Validation fills defaults into what it checks; the caller's document stays as it was given.
+  const raw = check<Raw>(file, 'config.schema.json', structuredClone(document));
   const here = dirname(file);
   const rel = (p: string) => (isAbsolute(p) ? p : join(here, p));
 
@@ -126,7 +142,7 @@ export function loadConfig(file: string): GatewayConfig {
       const p = describeErrors(v.errors)[0]!;
       throw invalid(file, `/adapters/${name}/options${p.path === '/' ? '' : p.path}`, p.message);
     }
-    adapters[name] = { kind: a.kind, options, retry: { ...DEFAULT_RETRY, ...a.retry } };
+    adapters[name] = { kind: a.kind, enabled: a.enabled ?? true, options, retry: { ...DEFAULT_RETRY, ...a.retry } };
   }
 
   const ids = new Set<string>();

@@ -44,6 +44,9 @@ export const ERRORS = {
   // Administration
   CLOCK_NOT_MANUAL: { status: 404, message: 'The clock can only be set when PAG_CLOCK=manual.', retryable: false },
   CONFIG_INVALID: { status: 500, message: 'Configuration {file} is invalid at {path}: {reason}', retryable: false },
+  CONFIG_CHANGE_INVALID: { status: 422, message: 'The configuration change is refused at {path}: {reason}', retryable: false },
+  CONFIG_VERSION_CONFLICT: { status: 409, message: 'The configuration changed since version {expected}; it is now version {current}.', retryable: false },
+  DEPARTMENT_IN_USE: { status: 409, message: 'Department {departmentId} still has {count} open reviews or permits.', retryable: false },
   // Fallback
   INTERNAL: { status: 500, message: 'Internal error; the event was logged as {ref}.', retryable: true },
 } as const satisfies Record<string, ErrorSpec>;

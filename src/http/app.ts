@@ -7,6 +7,7 @@ import { describeErrors, validator } from '../config/schemas.js';
 import { fail, GatewayError } from '../domain/errors.js';
 import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
+import { adminConfigRouter } from './admin-config.js';
 import { actorOf, authenticate, requireRole } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -199,6 +200,8 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     await gw.sealer.settled();
     res.json(await verifyChain(gw.db));
   });
+
+  api.use('/admin', adminConfigRouter(gw, body));
 
   api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
     res.json(await calendarView(gw.db));

@@ -17,7 +17,7 @@ type Refusal = Extract<InboundResult, { ok: false }>;
 const refusal = (e: GatewayError): Refusal => ({ ok: false, code: e.code, httpStatus: e.status, message: e.message, retryable: e.retryable });
 
 export class InboundService implements Inbound {
-  private readonly adapterOf: Map<string, string>;
+  private adapterOf: Map<string, string>;
 
   constructor(
     private readonly db: Db,
@@ -27,6 +27,11 @@ export class InboundService implements Inbound {
     private readonly tokens: TokenService,
     private readonly log: Logger,
   ) {
+    this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
+  }
+
+  /** Departments and their channels after an administrator's change. */
+  reconfigure(config: GatewayConfig): void {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
   }
 

@@ -104,6 +104,7 @@ export function client(base: string, token: string | null) {
     get: (p: string, h?: Record<string, string>) => call('GET', p, undefined, h),
     post: (p: string, b?: unknown, h?: Record<string, string>) => call('POST', p, b ?? {}, h),
     put: (p: string, b?: unknown, h?: Record<string, string>) => call('PUT', p, b ?? {}, h),
+    delete: (p: string, h?: Record<string, string>) => call('DELETE', p, undefined, h),
   };
 }
 
