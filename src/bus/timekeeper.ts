@@ -13,7 +13,7 @@ export class Timekeeper {
     private readonly cases: CaseService,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly opts: { batch: number; pollMs: number } = { batch: 500, pollMs: 1000 },
+    private readonly opts: { batch: number; pollMs: number; onFired?: (n: number) => void } = { batch: 500, pollMs: 1000 },
   ) {}
 
   start(): void {
@@ -54,6 +54,7 @@ export class Timekeeper {
         if (this.stopped) break;
         const n = await this.cases.fireDeadlines(this.opts.batch);
         total += n;
+        if (n > 0) this.opts.onFired?.(n);
         if (n === 0) break;
       }
     } catch (e) {
