@@ -23,6 +23,7 @@ import type { Actor } from './domain/types.js';
 import type { AddWorkingDays } from './domain/workflow.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
+import { GatewayMetrics } from './metrics.js';
 import { CaseService } from './service/cases.js';
 import { InboundService } from './service/inbound.js';
 import { supervisionReport, type SupervisionReport } from './service/supervision.js';
@@ -59,6 +60,7 @@ export class Gateway {
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
   readonly sealer: Sealer;
+  readonly metrics: GatewayMetrics;
   /** Every incoming department message, whatever its channel, goes through here. */
   readonly inbound: InboundService;
   private server: Server | null = null;
@@ -85,6 +87,7 @@ export class Gateway {
       return { dueAt: r.dueAt.getTime(), provisional: r.provisional };
     };
     const config = cfg;
+    this.metrics = new GatewayMetrics(db);
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
     this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id));
     for (const [name, a] of Object.entries(config.adapters)) if (a.enabled) this.adapters.set(name, createAdapter(name, a.kind, a.options));
@@ -94,12 +97,13 @@ export class Gateway {
       concurrency: 16,
       // PAG_DISPATCH_LEASE_MS (tuning): longer than any send may take; fault tests shorten it so a killed gateway's messages go again soon.
       leaseMs: Number(process.env.PAG_DISPATCH_LEASE_MS) > 0 ? Number(process.env.PAG_DISPATCH_LEASE_MS) : 60_000,
+      metrics: this.metrics,
     });
     // PAG_TIMEKEEPER_BATCH: deadlines fired per transaction (tuning; fault tests make it small to stop a gateway mid-way).
     const batch = Number(process.env.PAG_TIMEKEEPER_BATCH) > 0 ? Number(process.env.PAG_TIMEKEEPER_BATCH) : 500;
-    this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs });
+    this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs, onFired: (n) => this.metrics.deadlines.inc(n) });
     this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs });
-    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }));
+    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }), this.metrics);
   }
 
   /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */

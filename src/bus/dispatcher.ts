@@ -6,6 +6,7 @@ import type { AdapterConfig } from '../config/load.js';
 import type { CaseService } from '../service/cases.js';
 import { appendEvents } from '../store/case-repo.js';
 import { forUpdate, placeholders, type Db } from '../store/sql.js';
+import type { GatewayMetrics } from '../metrics.js';
 import type { Hub } from './hub.js';
 
 interface OutboxRow {
@@ -17,6 +18,7 @@ interface OutboxRow {
   payload: string;
   attempts: number;
   state: string;
+  created_at: number | string;
 }
 
 /** `sendless`: the outcome of a receipt timeout after the last attempt, when nothing was sent. */
@@ -48,7 +50,7 @@ export class Dispatcher {
     private readonly gatewayId: string,
     private readonly log: Logger,
     /** leaseMs: how long a claimed message stays with this dispatcher before another may send it again (it died mid-send). */
-    private readonly opts: { batch: number; pollMs: number; concurrency: number; leaseMs: number } = { batch: 200, pollMs: 500, concurrency: 16, leaseMs: 60_000 },
+    private readonly opts: { batch: number; pollMs: number; concurrency: number; leaseMs: number; metrics?: GatewayMetrics } = { batch: 200, pollMs: 500, concurrency: 16, leaseMs: 60_000 },
   ) {}
 
   private started = false;
@@ -117,7 +119,7 @@ export class Dispatcher {
       // A disabled adapter's messages stay where they are, attempts untouched, until it is enabled again.
       const disabled = Object.entries(this.policies).filter(([, p]) => !p.enabled).map(([name]) => name);
       const rows = await sql.all<OutboxRow>(
-        `SELECT id, case_id, department_id, adapter, kind, payload, attempts, state FROM outbox
+        `SELECT id, case_id, department_id, adapter, kind, payload, attempts, state, created_at FROM outbox
          WHERE state IN ('ready', 'waiting_retry', 'sending', 'waiting_receipt') AND next_attempt_at <= $1
          ${disabled.length ? `AND adapter NOT IN (${placeholders(disabled.length, 3)})` : ''}
          ORDER BY next_attempt_at LIMIT $2${sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
@@ -225,6 +227,15 @@ export class Dispatcher {
       }
     });
     if (outcomes.some((o) => !o.ok) || outcomes.length) this.hub.committed({ events: true });
+    const m = this.opts.metrics;
+    if (m) {
+      for (const o of outcomes) {
+        const outcome = o.ok ? 'delivered' : o.sent ? 'sent' : o.sendless ? 'receipt_timeout' : o.retryable ? 'retryable_error' : 'rejected';
+        if (!o.sendless) m.attempts.inc({ adapter: o.row.adapter, outcome });
+        if (!o.ok && !o.sent && o.retryable && o.row.attempts + 1 < this.policy(o.row.adapter).maxAttempts) m.retries.inc({ adapter: o.row.adapter });
+        if (o.ok) m.latency.observe({ adapter: o.row.adapter }, Math.max(0, real - Number(o.row.created_at)) / 1000);
+      }
+    }
     for (const o of outcomes) {
       if (!o.ok) this.log.warn({ messageId: o.row.id, adapter: o.row.adapter, departmentId: o.row.department_id, error: o.error }, 'delivery attempt failed');
     }
@@ -237,8 +248,8 @@ export class Dispatcher {
   async receipt(messageId: string, departmentId: string, via: string): Promise<'delivered' | 'already' | 'unknown'> {
     const real = Date.now();
     const r = await this.db.tx(async (sql) => {
-      const row = await sql.get<{ case_id: string | null; kind: string; state: string; adapter: string }>(
-        `SELECT case_id, kind, state, adapter FROM outbox WHERE id = $1 AND department_id = $2${forUpdate(sql)}`,
+      const row = await sql.get<{ case_id: string | null; kind: string; state: string; adapter: string; created_at: number | string }>(
+        `SELECT case_id, kind, state, adapter, created_at FROM outbox WHERE id = $1 AND department_id = $2${forUpdate(sql)}`,
         [messageId, departmentId],
       );
       if (!row) return 'unknown' as const;
@@ -246,6 +257,7 @@ export class Dispatcher {
       await sql.run(`UPDATE outbox SET state = 'delivered', delivered_at = $1, updated_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2`, [real, messageId]);
       await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, NULL)', [messageId, real, 'receipt']);
       if (row.kind === 'notification' && row.case_id) await this.cases.markDelivered([{ caseId: row.case_id, departmentId, via }], sql);
+      this.opts.metrics?.latency.observe({ adapter: row.adapter }, Math.max(0, real - Number(row.created_at)) / 1000);
       return 'delivered' as const;
     });
     if (r === 'delivered') this.hub.committed({ events: true });

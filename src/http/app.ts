@@ -51,6 +51,11 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     const adapters = await gw.adapterHealth();
     res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', store: gw.db.dialect, clock: gw.clock.manual ? 'manual' : 'system', now: new Date(gw.clock.now()).toISOString(), adapters });
   });
+  // Prometheus text format; like /healthz it carries no case data and needs no token (the gateway listens on loopback by default).
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', gw.metrics.registry.contentType);
+    res.send(await gw.metrics.registry.metrics());
+  });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(gw.clock.manual));
   });

@@ -21,6 +21,7 @@ const op = (summary: string, roles: string, extra: Record<string, unknown> = {})
 });
 const withBody = (name: string) => ({ requestBody: { required: true, ...json(ref(name)) } });
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const depParam = { name: 'departmentId', in: 'path', required: true, schema: { type: 'string' } };
 
 export function openApiDocument(manualClock: boolean): Record<string, unknown> {
@@ -77,6 +78,35 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/admin/calendar': { get: { summary: 'The working-day calendar: version, covered years, holidays, adjusted working days, edits', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/admin/calendar/days/{day}': { put: { summary: 'Set one day: holiday, workday (adjusted weekend) or normal', parameters: [{ name: 'day', in: 'path', required: true, schema: { type: 'string', format: 'date' } }], security: [{ bearer: [] }], ...withBody('CalendarDay'), responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/admin/calendar/years/{year}': { put: { summary: "Cover a year from its State Council notice", parameters: [{ name: 'year', in: 'path', required: true, schema: { type: 'integer' } }], security: [{ bearer: [] }], ...withBody('CalendarYear'), responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/metrics': { get: { summary: 'Prometheus metrics: messages by adapter and state, attempts, retries, delivery latency, deadlines fired, incoming messages', responses: { '200': { description: 'text/plain; version=0.0.4' } } } },
+    '/api/admin/config': {
+      get: { summary: 'The running configuration version, its document (secrets hidden) and the version history', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } },
+      put: { summary: 'Replace the live sections of the configuration (If-Match: version)', security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'object', description: 'A document as in schemas/config.schema.json' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
+    },
+    '/api/admin/config/reload': { post: { summary: 'Import the configuration file again as the running configuration', security: [{ bearer: [] }], responses: { '200': { description: 'New version' }, '4XX': err } } },
+    '/api/admin/adapters': { get: { summary: 'Adapters with kind, state, departments, retry policy and health', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/admin/adapters/{name}': {
+      get: { summary: 'One adapter (secrets hidden)', parameters: [nameParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      put: { summary: 'Add or change an adapter (an entry as in schemas/config.schema.json; If-Match: version)', parameters: [nameParam], security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'object' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
+      delete: { summary: 'Remove an adapter no department uses', parameters: [nameParam], security: [{ bearer: [] }], responses: { '200': { description: 'New version' }, '4XX': err } },
+    },
+    '/api/admin/adapters/{name}/enable': { post: { summary: 'Start an adapter', parameters: [nameParam], security: [{ bearer: [] }], responses: { '200': { description: 'New version' }, '4XX': err } } },
+    '/api/admin/adapters/{name}/disable': { post: { summary: "Stop an adapter; its messages wait in the outbox", parameters: [nameParam], security: [{ bearer: [] }], responses: { '200': { description: 'New version' }, '4XX': err } } },
+    '/api/admin/adapters/{name}/test': { post: { summary: 'Send a test message (?department=ID); report the round trip or the exact failure', parameters: [nameParam], security: [{ bearer: [] }], responses: { '200': { description: 'Report' }, '4XX': err } } },
+    '/api/admin/departments': { get: { summary: 'Departments', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/admin/departments/{id}': {
+      get: { summary: 'One department', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      put: { summary: 'Add or change a department (If-Match: version)', parameters: [idParam], security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'object' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
+      delete: { summary: 'Remove a department without open reviews or permits', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'New version' }, '4XX': err } },
+    },
+    '/api/admin/routes': {
+      get: { summary: 'Routes and business-scope items', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } },
+      put: { summary: 'Replace the routes (If-Match: version)', security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'array' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
+    },
+    '/api/admin/eligibility': {
+      get: { summary: 'Eligibility rules', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } },
+      put: { summary: 'Replace the eligibility rules (If-Match: version)', security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'object' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
+    },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

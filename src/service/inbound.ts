@@ -5,6 +5,7 @@ import type { Dispatcher } from '../bus/dispatcher.js';
 import type { GatewayConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Actor } from '../domain/types.js';
+import type { GatewayMetrics } from '../metrics.js';
 import type { Db } from '../store/sql.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
 import type { CaseService } from './cases.js';
@@ -26,6 +27,7 @@ export class InboundService implements Inbound {
     private readonly dispatcher: Dispatcher,
     private readonly tokens: TokenService,
     private readonly log: Logger,
+    private readonly metrics?: GatewayMetrics,
   ) {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
   }
@@ -36,6 +38,12 @@ export class InboundService implements Inbound {
   }
 
   async accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
+    const r = await this.handle(msg, channel);
+    this.metrics?.inbound.inc({ channel: channel.adapter, kind: String(msg.kind), result: r.ok ? (r.duplicate ? 'duplicate' : 'ok') : r.code });
+    return r;
+  }
+
+  private async handle(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
     try {
       const actor = await this.identify(msg.departmentId, channel, msg.kind !== 'receipt');
       const inbound = { messageId: msg.messageId, kind: msg.kind };

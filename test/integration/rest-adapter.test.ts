@@ -122,6 +122,17 @@ for (const kind of STORES) {
         expect(msg.last_error).to.match(/unreachable/);
         const health = await (await fetch(`${run.base}/healthz`)).json();
         expect(health.adapters.culture.ok).to.equal(false);
+
+        // The same story in the metrics: a: 2 errors + 1 delivery; b: refused, resent, delivered; d: 1 error + 1 delivery; c: 3 errors.
+        const text = await (await fetch(`${run.base}/metrics`)).text();
+        const metric = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (ch) => `\\${ch}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        expect(metric('pag_delivery_attempts_total{adapter="culture",outcome="delivered"}')).to.equal(3);
+        expect(metric('pag_delivery_attempts_total{adapter="culture",outcome="retryable_error"}')).to.equal(6);
+        expect(metric('pag_delivery_attempts_total{adapter="culture",outcome="rejected"}')).to.equal(1);
+        expect(metric('pag_delivery_retries_total{adapter="culture"}')).to.equal(5);
+        expect(metric('pag_outbox_messages{adapter="culture",state="delivered"}')).to.equal(3);
+        expect(metric('pag_outbox_messages{adapter="culture",state="failed"}')).to.equal(1);
+        expect(metric('pag_delivery_latency_seconds_count{adapter="culture"}')).to.equal(3);
       } finally {
         await run.stop();
         await peer.close().catch(() => undefined);

@@ -187,6 +187,9 @@ for (const kind of STORES) {
       const timeline = (await sec.get(`/api/cases/${c.id}`)).body.timeline;
       expect(timeline.find((e: any) => e.action === 'review.extended').data.notifySecretary).to.equal(true);
 
+      const firedMetric = async () => Number(/^pag_deadlines_fired_total (\S+)$/m.exec(await (await fetch(`${run.base}/metrics`)).text())?.[1] ?? NaN);
+      const firedEvents = async () => Number((await run.gw.db.get<any>("SELECT COUNT(*) AS n FROM events WHERE action IN ('review.deemed_approved', 'licence.overdue', 'permit.overdue')")).n);
+      const before = { metric: await firedMetric(), events: await firedEvents() };
       await admin.put('/api/admin/clock', { now: '2025-10-10T16:00:00Z' });
       let now = (await sec.get(`/api/cases/${c.id}`)).body;
       expect(now.reviews.find((r: any) => r.departmentId === 'xw-health').state).to.equal('deemed_approved');
@@ -199,6 +202,10 @@ for (const kind of STORES) {
       expect(now.status).to.equal('awaiting_licence');
       const deemed = now.timeline.filter((e: any) => e.action === 'review.deemed_approved');
       expect(deemed).to.have.length(2);
+      // The metric counts exactly what was fired (this case's two and any other case's deadlines the clock passed).
+      const fired = (await firedEvents()) - before.events;
+      expect(fired).to.be.at.least(2);
+      expect((await firedMetric()) - before.metric).to.equal(fired);
       const late = await reviewers['xw-fire']!.post(`/api/cases/${c.id}/reviews/xw-fire/opinion`, { decision: 'refuse', reasons: 'too late' });
       expect(late.status).to.equal(409);
       expect(late.body.error.code).to.equal('TRANSITION_NOT_ALLOWED');
