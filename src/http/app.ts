@@ -13,6 +13,7 @@ import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { streamEvents } from './sse.js';
 import { caseView } from './views.js';
+import { mountXmlEndpoint } from './xml-endpoint.js';
 
 function body<T>(schemaId: string): RequestHandler {
   const v = validator<T>(schemaId);
@@ -44,6 +45,8 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     });
     next();
   });
+  // XML and SOAP read their own bodies with their own limits, ahead of the JSON parser.
+  mountXmlEndpoint(app, gw, log);
   app.use(express.json({ limit: gw.config.gateway.bodyLimitBytes, strict: false }));
 
   app.get('/healthz', async (_req, res) => {
