@@ -2,12 +2,14 @@
 import type { Adapter, AdapterFactory } from './adapter.js';
 import { createFakeAdapter } from './fake/index.js';
 import { createRestAdapter } from './rest/index.js';
+import { createSoapAdapter } from './soap/index.js';
 import { createXmlAdapter } from './xml/index.js';
 
 const FACTORIES: Record<string, AdapterFactory> = {
   fake: createFakeAdapter,
   rest: createRestAdapter,
   xml: createXmlAdapter,
+  soap: createSoapAdapter,
 };
 
 export function createAdapter(name: string, kind: string, options: Record<string, unknown>): Adapter {

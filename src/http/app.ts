@@ -11,6 +11,7 @@ import { adminConfigRouter } from './admin-config.js';
 import { actorOf, authenticate, requireRole } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { mountSoapEndpoint } from './soap-endpoint.js';
 import { streamEvents } from './sse.js';
 import { caseView } from './views.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
@@ -47,6 +48,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   });
   // XML and SOAP read their own bodies with their own limits, ahead of the JSON parser.
   mountXmlEndpoint(app, gw, log);
+  mountSoapEndpoint(app, gw, log);
   app.use(express.json({ limit: gw.config.gateway.bodyLimitBytes, strict: false }));
 
   app.get('/healthz', async (_req, res) => {
