@@ -141,6 +141,29 @@ describe('end to end: the gateway as a user runs it', function () {
     expect((await wrong.json()).error.code).to.equal('LOGIN_FAILED');
   });
 
+  it('lets an administrator disable, test and enable an adapter with `pag adapters` while the gateway runs', async function () {
+    const admin = client(gp.base, await login(gp.base, 'admin'));
+    const state = async () => (await admin.get('/api/admin/adapters/simulated')).body;
+    const off = pag(['adapters', 'disable', 'simulated'], env);
+    expect(off.status, off.stderr).to.equal(0);
+    expect(off.stdout).to.match(/disabled simulated; configuration version \d+/);
+    // The running gateway polls the stored configuration every two seconds.
+    for (let i = 0; i < 100 && (await state()).enabled !== false; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await state()).to.deep.include({ enabled: false });
+    const test = pag(['adapters', 'test', 'simulated', '--department', 'xw-fire'], env);
+    expect(test.status, test.stderr).to.equal(0);
+    expect(test.stdout).to.match(/^OK simulated -> xw-fire: delivered in \d+ ms/);
+    const on = pag(['adapters', 'enable', 'simulated'], env);
+    expect(on.status, on.stderr).to.equal(0);
+    for (let i = 0; i < 100 && (await state()).enabled !== true; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await state()).to.deep.include({ enabled: true, health: { ok: true, detail: 'in-process simulated department' } });
+    const list = pag(['adapters', 'list'], env);
+    expect(list.stdout).to.match(/^simulated\s+fake\s+enabled\s+xw-police/m);
+    const bad = pag(['adapters', 'remove', 'simulated'], env);
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/CONFIG_CHANGE_INVALID.*\/departments\/0\/adapter/);
+  });
+
   it('answers unknown routes and bad requests with catalogue errors and no stack trace', async function () {
     const r = await sec.get('/api/nothing-here');
     expect(r.status).to.equal(404);
