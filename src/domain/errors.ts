@@ -24,6 +24,13 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
   USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
   CHANNEL_NOT_BOUND: { status: 403, message: 'Department {departmentId} does not send over channel {channel}.', retryable: false },
+  // Signed messages
+  MESSAGE_UNSIGNED: { status: 401, message: 'The message carries no signature.', retryable: false },
+  SIGNATURE_INVALID: { status: 401, message: 'The message signature does not verify: {reason}', retryable: false },
+  KEY_NOT_VALID: { status: 401, message: 'The signing key may not be used: {reason}', retryable: false },
+  MESSAGE_EXPIRED: { status: 401, message: 'The message was issued at {issuedAt}, outside the accepted window of {windowSeconds} seconds.', retryable: false },
+  MESSAGE_REPLAYED: { status: 409, message: 'Message {messageId} was already received with other content.', retryable: false },
+  MESSAGE_MISADDRESSED: { status: 403, message: 'The message is addressed to {receiver}, not to this gateway.', retryable: false },
   // Cases and workflow
   DUPLICATE_APPLICATION: { status: 409, message: 'An application for {enterpriseName} in {divisionCode} is already pending as case {caseId}.', retryable: false },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request.', retryable: false },
