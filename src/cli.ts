@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ADAPTERS_USAGE, configCommand } from './cli/config-admin.js';
+import { KEYS_USAGE, keysCommand } from './cli/keys.js';
 import { usccValidateCommand } from './cli/uscc.js';
 import { loadConfig, loadDemoUsers, settingsFromEnv } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
@@ -17,7 +18,8 @@ const USAGE = `usage: pag <command>
                                 check unified social credit codes and 15-digit registration numbers
   audit verify                  walk the audit chain; report the first altered, inserted or deleted event
   otp USERNAME                  print the current one-time code of a demo user (demo environment only)
-${ADAPTERS_USAGE}`;
+${ADAPTERS_USAGE}
+${KEYS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -73,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'keys':
+      return keysCommand(rest);
     case 'adapters':
     case 'departments':
     case 'config':

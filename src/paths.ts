@@ -6,3 +6,4 @@ import { join } from 'node:path';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SCHEMAS_DIR = join(ROOT, 'schemas');
 export const CONFIG_DIR = join(ROOT, 'config');
+export const CERTS_DIR = join(ROOT, 'certs');

@@ -7,7 +7,7 @@ import type { Department, Route, ScopeItem } from '../domain/routing.js';
 import type { DeadlineRules } from '../domain/workflow.js';
 import type { CreditCodeBlock } from '../domain/uscc.js';
 import type { Role } from '../domain/types.js';
-import { CONFIG_DIR } from '../paths.js';
+import { CERTS_DIR, CONFIG_DIR } from '../paths.js';
 import { describeErrors, validator } from './schemas.js';
 
 /** One adapter entry: its kind, options (checked against the kind's schema) and retry policy. */
@@ -58,6 +58,8 @@ export interface Settings {
   dataDir: string;
   databaseUrl: string | null;
   amqpUrl: string | null;
+  /** The key registry's folder (PAG_CERTS_DIR, default certs/ of the package). */
+  certsDir: string;
   clock: 'system' | 'manual';
   logLevel: string;
 }
@@ -80,6 +82,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl,
     amqpUrl: env.AMQP_URL || null,
+    certsDir: resolve(env.PAG_CERTS_DIR || CERTS_DIR),
     clock,
     logLevel: env.LOG_LEVEL || 'info',
   };

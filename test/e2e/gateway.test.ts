@@ -1,6 +1,7 @@
 // End to end: the gateway and the `pag` command as a user runs them, in their own processes.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +163,33 @@ describe('end to end: the gateway as a user runs it', function () {
     const bad = pag(['adapters', 'remove', 'simulated'], env);
     expect(bad.status).to.equal(1);
     expect(bad.stderr).to.match(/CONFIG_CHANGE_INVALID.*\/departments\/0\/adapter/);
+  });
+
+  it('manages the key registry with `pag keys`: generate, import, rotate with overlap, revoke', async function () {
+    const certs = mkdtempSync(join(tmpdir(), 'pag-certs-'));
+    try {
+      const k = { ...env, PAG_CERTS_DIR: certs };
+      const gen = pag(['keys', 'generate', '--owner', 'gateway', '--alg', 'EdDSA'], k);
+      expect(gen.status, gen.stderr).to.equal(0);
+      const kid = gen.stdout.split(/\s+/)[0]!;
+      expect(gen.stdout).to.match(/gateway\s+EdDSA\s+active/);
+      const pub = join(certs, 'department.pem');
+      writeFileSync(pub, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+      const imp = pag(['keys', 'import', '--owner', 'xw-fire', '--file', pub, '--kid', 'fire-1'], k);
+      expect(imp.stdout).to.match(/^fire-1\s+xw-fire\s+ES256\s+active/);
+      const rot = pag(['keys', 'rotate', '--owner', 'gateway', '--overlap-days', '2'], k);
+      expect(rot.stdout).to.match(/^new\s+\S+\s+gateway\s+EdDSA\s+active/m);
+      expect(rot.stdout).to.match(new RegExp(`^retiring ${kid}\\s+gateway\\s+EdDSA\\s+retiring`, 'm'));
+      const rev = pag(['keys', 'revoke', 'fire-1'], k);
+      expect(rev.stdout).to.match(/^revoked fire-1\s+xw-fire\s+ES256\s+revoked/);
+      const list = JSON.parse(pag(['keys', 'list', '--json'], k).stdout);
+      expect(list.map((x: any) => [x.owner, x.status])).to.deep.equal([['gateway', 'retiring'], ['xw-fire', 'revoked'], ['gateway', 'active']]);
+      const bad = pag(['keys', 'generate', '--owner', 'gateway', '--alg', 'HS256'], k);
+      expect(bad.status).to.equal(1);
+      expect(bad.stderr).to.match(/KEY_NOT_VALID/);
+    } finally {
+      rmSync(certs, { recursive: true, force: true });
+    }
   });
 
   it('answers unknown routes and bad requests with catalogue errors and no stack trace', async function () {
