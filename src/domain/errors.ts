@@ -14,7 +14,7 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 422, message: 'The request does not match its schema: {summary}', retryable: false },
   NOT_FOUND: { status: 404, message: 'No such {what}.', retryable: false },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route: {method} {path}.', retryable: false },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.', retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as {expected}.', retryable: false },
   MALFORMED_XML: { status: 400, message: 'The XML document is not well-formed or not allowed: {reason}', retryable: false },
   XML_LIMIT_EXCEEDED: { status: 413, message: 'The XML document exceeds a limit: {reason}', retryable: false },
   // Identity and roles

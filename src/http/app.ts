@@ -21,7 +21,7 @@ function body<T>(schemaId: string): RequestHandler {
   return (req, _res, next) => {
     if (req.body === undefined) {
       // express.json leaves the body unset for other media types; an empty body is fine for routes without fields.
-      if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) return next(new GatewayError('UNSUPPORTED_MEDIA_TYPE'));
+      if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) return next(new GatewayError('UNSUPPORTED_MEDIA_TYPE', { expected: 'application/json' }));
       req.body = {};
     }
     if (!v(req.body)) {

@@ -14,7 +14,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof GatewayError) e = err;
     else if (err?.type === 'entity.parse.failed') e = new GatewayError('MALFORMED_JSON');
     else if (err?.type === 'entity.too.large') e = new GatewayError('BODY_TOO_LARGE', { limit: err.limit });
-    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported') e = new GatewayError('UNSUPPORTED_MEDIA_TYPE');
+    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported') e = new GatewayError('UNSUPPORTED_MEDIA_TYPE', { expected: 'application/json in UTF-8' });
     else {
       const ref = randomUUID();
       log.error({ ref, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled error');

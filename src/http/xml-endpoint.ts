@@ -30,7 +30,7 @@ export function mountXmlEndpoint(app: express.Express, gw: Gateway, log: Logger)
   // Any media type is read as text up to the limit, so nothing reaches the parser unbounded; the type is checked after.
   router.post(XML_PATH, express.text({ type: () => true, limit: XML_LIMITS.maxBytes }), async (req, res) => {
     const type = req.headers['content-type'] ?? '';
-    if (!XML_TYPES.test(type)) return answer(res, refusal(new GatewayError('MALFORMED_XML', { reason: 'send the document as application/xml or text/xml' })));
+    if (!XML_TYPES.test(type)) return answer(res, refusal(new GatewayError('UNSUPPORTED_MEDIA_TYPE', { expected: 'application/xml or text/xml' })));
     let msg;
     try {
       msg = readIncoming(typeof req.body === 'string' ? req.body : '');

@@ -163,7 +163,7 @@ for (const kind of STORES) {
           ['malformed', opinion('x6').replace('</opinion>', ''), auth, 400, 'MALFORMED_XML'],
           ['DOCTYPE', opinion('x7').replace('<opinion', '<!DOCTYPE opinion [<!ENTITY x SYSTEM "file:///etc/passwd">]><opinion'), auth, 400, 'MALFORMED_XML'],
           ['duplicated element', opinion('x8').replace('<decision>', '<decision>approve</decision><decision>'), auth, 400, 'MALFORMED_XML'],
-          ['JSON instead of XML', JSON.stringify({ decision: 'refuse' }), { ...auth, 'content-type': 'application/json' }, 400, 'MALFORMED_XML'],
+          ['JSON instead of XML', JSON.stringify({ decision: 'refuse' }), { ...auth, 'content-type': 'application/json' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
           ['oversized', opinion('x9').replace('<reasons>no', `<reasons>${'x'.repeat(XML_LIMITS.maxBytes)}`), auth, 413, 'XML_LIMIT_EXCEEDED'],
           ['deeply nested', `<opinion xmlns="urn:pag:approval:1">${'<a>'.repeat(5000)}${'</a>'.repeat(5000)}</opinion>`, auth, 413, 'XML_LIMIT_EXCEEDED'],
         ];
