@@ -4,7 +4,7 @@ import type { CaseStatusView, Channel, Inbound, IncomingMessage, InboundResult }
 import type { Dispatcher } from '../bus/dispatcher.js';
 import type { GatewayConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
-import type { Actor } from '../domain/types.js';
+import type { Actor, Case } from '../domain/types.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Db } from '../store/sql.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
@@ -51,14 +51,14 @@ export class InboundService implements Inbound {
         case 'opinion': {
           if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
           if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
-          const duplicate = await this.seen(msg.messageId);
-          const c = duplicate ? await this.cases.get(msg.caseId) : await this.cases.opinion(msg.caseId, msg.departmentId, msg.decision, msg.reasons ?? null, actor, inbound);
+          const decision = msg.decision;
+          const { duplicate, c } = await this.once(msg, () => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, inbound));
           return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
         }
         case 'permit': {
           if (!msg.permitNumber) throw new GatewayError('VALIDATION_FAILED', { summary: 'a permit report needs a permit number' });
-          const duplicate = await this.seen(msg.messageId);
-          const c = duplicate ? await this.cases.get(msg.caseId) : await this.cases.reportPermit(msg.caseId, msg.departmentId, msg.permitNumber, actor, inbound);
+          const permitNumber = msg.permitNumber;
+          const { duplicate, c } = await this.once(msg, () => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, inbound));
           return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
         }
         case 'receipt': {
@@ -98,6 +98,22 @@ export class InboundService implements Inbound {
       };
     } catch (e) {
       if (e instanceof GatewayError) return refusal(e);
+      throw e;
+    }
+  }
+
+  /**
+   * Applies a message's effect once. Two copies of one message handled at the same moment (a broker redelivery racing the
+   * original, on this gateway or another) may both pass the inbox check before either commits; the later one then fails on
+   * the changed case (on PostgreSQL the case's transaction reads the inbox before it waits for the case lock). If the
+   * message id is in the inbox by then, the copy was a repeat, not a refusal.
+   */
+  private async once(msg: IncomingMessage, effect: () => Promise<Case>): Promise<{ duplicate: boolean; c: Case }> {
+    if (await this.seen(msg.messageId)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
+    try {
+      return { duplicate: false, c: await effect() };
+    } catch (e) {
+      if (await this.seen(msg.messageId).catch(() => false)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
       throw e;
     }
   }
