@@ -1,11 +1,13 @@
 // Adapter registry: resolves an adapter kind named in configuration to its factory.
 import type { Adapter, AdapterFactory } from './adapter.js';
+import { createAmqpAdapter } from './amqp/index.js';
 import { createFakeAdapter } from './fake/index.js';
 import { createRestAdapter } from './rest/index.js';
 import { createSoapAdapter } from './soap/index.js';
 import { createXmlAdapter } from './xml/index.js';
 
 const FACTORIES: Record<string, AdapterFactory> = {
+  amqp: createAmqpAdapter,
   fake: createFakeAdapter,
   rest: createRestAdapter,
   xml: createXmlAdapter,
