@@ -120,6 +120,8 @@ export class AmqpAdapter implements Adapter {
   private async setup(model: ChannelModel): Promise<void> {
     const ctx = this.ctx!;
     const n = this.names;
+    // Until recovery adopts the connection only this listener hears its errors; an unheard 'error' would end the process.
+    model.on('error', (err: Error) => this.log?.warn({ err: err.message }, 'broker connection error during setup'));
     const sub = await model.createChannel();
     const pub = await model.createConfirmChannel();
     for (const [ch, what] of [[sub, 'consumer'], [pub, 'publisher']] as const) {

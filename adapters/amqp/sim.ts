@@ -91,6 +91,7 @@ export class AmqpDepartmentSim {
 
   private async setup(model: ChannelModel): Promise<void> {
     // The gateway declares the queues; a department only uses its own.
+    model.on('error', () => undefined);
     const ch = await model.createConfirmChannel();
     ch.on('error', () => undefined);
     model.on('close', () => {

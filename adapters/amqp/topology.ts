@@ -22,18 +22,17 @@ export function names(prefix: string, exchanges: Partial<Record<'toDepartments' 
   };
 }
 
-/** Arguments of every department queue: replicated (quorum), bounded redelivery, and dead letters kept, not dropped. */
+/** Arguments of every department queue: replicated (quorum), bounded redelivery, dead letters to the dead-letter exchange. */
 export function departmentQueueArguments(n: Names, deliveryLimit: number): Record<string, unknown> {
   return {
     // A quorum queue is replicated over the cluster's nodes and survives the loss of a minority of them.
     'x-queue-type': 'quorum',
     // A message that keeps failing (a poison message, a consumer that crashes on it) stops being redelivered.
     'x-delivery-limit': deliveryLimit,
+    // Dead letters are moved at most once (RabbitMQ's default). Not at-least-once: on RabbitMQ 3.10 a broker application
+    // restart can leave its dead-letter workers' supervisor stopped, and declaring such a queue then fails with an internal
+    // error until the whole node restarts. Every message the gateway dead-letters is logged first.
     'x-dead-letter-exchange': n.deadLetter,
-    // at-least-once: the broker keeps a dead letter until the dead-letter queue has confirmed it (RabbitMQ 3.10+);
-    // it needs reject-publish overflow, which changes nothing here as the queues have no length limit.
-    'x-dead-letter-strategy': 'at-least-once',
-    'x-overflow': 'reject-publish',
   };
 }
 

@@ -10,6 +10,13 @@ import { CONFIG_DIR } from '../../src/paths.js';
 export const AMQP_TEST_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const run = promisify(execFile);
 
+/** A short-lived connection for inspection; its errors surface as rejected calls, not as an unheard 'error' event. */
+async function open() {
+  const conn = await connect(AMQP_TEST_URL);
+  conn.on('error', () => undefined);
+  return conn;
+}
+
 /** Exchange and queue names of one test run, so that runs never meet on the broker. */
 export const uniquePrefix = (name: string) => `pagtest.${name}.${process.pid}.${Math.floor(Math.random() * 1e6)}`;
 
@@ -65,7 +72,7 @@ export async function brokerExchanges(prefix: string): Promise<{ name: string; t
 
 /** Takes every message now in the run's dead-letter queue. */
 export async function drainDeadLetters(prefix: string): Promise<GetMessage[]> {
-  const conn = await connect(AMQP_TEST_URL);
+  const conn = await open();
   try {
     const ch = await conn.createChannel();
     const out: GetMessage[] = [];
@@ -80,7 +87,7 @@ export async function drainDeadLetters(prefix: string): Promise<GetMessage[]> {
 }
 
 export async function deadLetterCount(prefix: string): Promise<number> {
-  const conn = await connect(AMQP_TEST_URL);
+  const conn = await open();
   try {
     return (await (await conn.createChannel()).checkQueue(names(prefix).deadLetterQueue)).messageCount;
   } finally {
@@ -90,7 +97,7 @@ export async function deadLetterCount(prefix: string): Promise<number> {
 
 /** Deletes a run's exchanges and queues. */
 export async function deleteRun(prefix: string, departments: string[]): Promise<void> {
-  const conn = await connect(AMQP_TEST_URL);
+  const conn = await open();
   try {
     const ch = await conn.createChannel();
     await deleteTopology(ch, names(prefix), departments);
