@@ -1,13 +1,55 @@
-// `pag demo`: starts a gateway with simulated departments and a manual clock, and walks sample applications through every path.
+// `pag demo`: starts a gateway with simulated departments on every channel and a manual clock, and walks sample applications through every path.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'amqplib';
 import { pino } from 'pino';
+import { brokerUrl } from '../../adapters/amqp/index.js';
+import { AmqpDepartmentSim } from '../../adapters/amqp/sim.js';
+import { DEPARTMENT_WSDL, SAMPLE_MAPPING, startSoapDepartment, type SoapDepartment } from '../../adapters/soap/sim.js';
+import { startXmlDepartment, type XmlDepartment } from '../../adapters/xml/sim.js';
+import type { Actor } from '../domain/types.js';
 import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
 import { Gateway } from '../gateway.js';
 import { currentTotp } from '../trust/totp.js';
 
 type Json = any; // answers of our own API, read loosely for printing
+
+/** How a simulated department answers: through the gateway's REST API, or through its own channel. */
+interface Desk {
+  channel: string;
+  opinion(caseId: string, decision: 'approve' | 'refuse' | 'extend', reasons: string): Promise<void>;
+  permit(caseId: string, permitNumber: string): Promise<void>;
+}
+
+/** A department webhook that acknowledges every notification (its reviewers answer through the REST API). */
+async function webhook(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/notify`,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** Whether a RabbitMQ answers (the AMQP department needs one; the demo goes on without it). */
+async function brokerReachable(url: string): Promise<boolean> {
+  try {
+    const c = await connect(url, { timeout: 2000 });
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export async function runDemo(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pag-demo-'));
@@ -42,10 +84,12 @@ export async function runDemo(): Promise<number> {
     say(`\n  ⏱  clock moved to ${shanghai(iso)}`);
   };
   const settle = async (id: string) => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       await gw.dispatcher.runOnce();
       const c = await call('secretary', 'GET', `/api/cases/${id}`);
       if (c.reviews.every((r: Json) => r.state !== 'pending_delivery')) return c;
+      // An AMQP department's receipt comes back through the broker a moment later.
+      await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error('notifications were not delivered');
   };
@@ -60,13 +104,15 @@ export async function runDemo(): Promise<number> {
     if (c.status !== 'submitted') return c;
     await call('secretary', 'POST', `/api/cases/${c.id}/accept`);
     const d = await settle(c.id);
-    for (const r of d.reviews) say(`  gateway     notified ${r.departmentId} (${r.level}) - delivered, due ${shanghai(r.dueAt)}`);
+    for (const r of d.reviews) say(`  gateway     notified ${r.departmentId} (${r.level}) over ${deskOf(r.departmentId).channel} - delivered, due ${shanghai(r.dueAt)}`);
     return d;
   };
-  const opinion = async (id: string, dep: string, decision: string, reasons: string) => {
-    const c = await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/reviews/${dep}/opinion`, { decision, reasons });
+  const opinion = async (id: string, dep: string, decision: 'approve' | 'refuse' | 'extend', reasons: string) => {
+    const desk = deskOf(dep);
+    await desk.opinion(id, decision, reasons);
+    const c = await call('secretary', 'GET', `/api/cases/${id}`);
     const r = c.reviews.find((x: Json) => x.departmentId === dep);
-    say(`  ${dep.padEnd(11)} ${decision} ("${reasons}") -> review ${r.state}${decision === 'extend' ? `, now due ${shanghai(r.dueAt)}` : ''}; case ${c.status}`);
+    say(`  ${dep.padEnd(14)} ${decision} ("${reasons}") over ${desk.channel} -> review ${r.state}${decision === 'extend' ? `, now due ${shanghai(r.dueAt)}` : ''}; case ${c.status}`);
     return c;
   };
   const licence = async (id: string) => {
@@ -77,14 +123,90 @@ export async function runDemo(): Promise<number> {
   const permits = async (c: Json) => {
     let last = c;
     for (const p of c.permits) {
-      last = await call(`reviewer-${p.departmentId}`, 'POST', `/api/cases/${c.id}/permits/${p.departmentId}`, { permitNumber: `${p.departmentId.toUpperCase()}-2025-${c.reference.slice(-4)}` });
-      say(`  ${p.departmentId.padEnd(11)} reported permit -> case ${last.status}`);
+      const desk = deskOf(p.departmentId);
+      await desk.permit(c.id, `${p.departmentId.toUpperCase()}-2025-${c.reference.slice(-4)}`);
+      last = await call('secretary', 'GET', `/api/cases/${c.id}`);
+      say(`  ${p.departmentId.padEnd(14)} reported permit over ${desk.channel} -> case ${last.status}`);
     }
     return last;
   };
 
+  // Each department on a channel of its own, as an administrator would set it up: through the running configuration.
+  const admin: Actor = { kind: 'user', id: 'admin', role: 'admin', adapter: 'demo' };
+  const desks = new Map<string, Desk>();
+  const restDesk = (dep: string, channel: string): Desk => ({
+    channel,
+    opinion: async (id, decision, reasons) => void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/reviews/${dep}/opinion`, { decision, reasons, messageId: randomUUID() })),
+    permit: async (id, permitNumber) => void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/permits/${dep}`, { permitNumber, messageId: randomUUID() })),
+  });
+  const moveTo = async (dep: string, adapter: string, entry: Record<string, unknown>) => {
+    await gw.putAdapter(adapter, entry, admin);
+    const d = gw.config.departments.find((x) => x.id === dep)!;
+    await gw.putDepartment({ ...d, adapter }, admin);
+  };
+  const closers: (() => Promise<void>)[] = [];
+  const hook = await webhook();
+  closers.push(hook.close);
+  await moveTo('xw-fire', 'fire-webhook', { kind: 'rest', options: { url: hook.url, timeoutMs: 5000 } });
+  desks.set('xw-fire', restDesk('xw-fire', 'REST webhook'));
+  const xml: XmlDepartment = await startXmlDepartment({ base, departmentId: 'xw-environment' }, { answer: 'manual' });
+  closers.push(() => xml.close());
+  await moveTo('xw-environment', 'environment-xml', { kind: 'xml', options: { url: xml.url, timeoutMs: 5000 } });
+  const viaSim = (sim: { answers: { send: (m: any) => Promise<unknown> } }, dep: string, channel: string): Desk => ({
+    channel,
+    opinion: async (id, decision, reasons) => {
+      const r: Json = await sim.answers.send({ messageId: randomUUID(), kind: 'opinion', departmentId: dep, caseId: id, decision, reasons });
+      if (!r?.ok) throw new Error(`${dep} opinion over ${channel}: ${JSON.stringify(r)}`);
+    },
+    permit: async (id, permitNumber) => {
+      const r: Json = await sim.answers.send({ messageId: randomUUID(), kind: 'permit', departmentId: dep, caseId: id, permitNumber });
+      if (!r?.ok) throw new Error(`${dep} permit over ${channel}: ${JSON.stringify(r)}`);
+    },
+  });
+  desks.set('xw-environment', viaSim(xml, 'xw-environment', 'XML over HTTP'));
+  const soapDep: SoapDepartment = await startSoapDepartment({ base, departmentId: 'xw-culture' }, { answer: 'manual' });
+  closers.push(() => soapDep.close());
+  await moveTo('xw-culture', 'culture-soap', { kind: 'soap', options: { wsdl: DEPARTMENT_WSDL, endpoint: soapDep.endpoint, ...SAMPLE_MAPPING } });
+  desks.set('xw-culture', viaSim(soapDep, 'xw-culture', 'SOAP'));
+  const amqpUrl = brokerUrl({});
+  let amqpNote = 'RabbitMQ not reachable: the health bureau stays on the in-process simulated adapter';
+  if (await brokerReachable(amqpUrl)) {
+    // Own exchange and queue names, so the demo never meets a running gateway's messages on the same broker.
+    const prefix = `pag-demo-${process.pid}`;
+    await moveTo('xw-health', 'health-amqp', { kind: 'amqp', options: { prefix }, retry: { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 2000, receiptTimeoutMs: 10_000 } });
+    const sim = new AmqpDepartmentSim({ departmentId: 'xw-health', prefix, token: () => as('reviewer-xw-health'), behaviour: { receipt: true, answer: 'silent' } });
+    await sim.start();
+    closers.push(async () => {
+      await sim.stop();
+      await deleteDemoTopology(amqpUrl, prefix, gw.config.departments.filter((d) => d.adapter === 'health-amqp').map((d) => d.id));
+    });
+    // AMQP is asynchronous: the opinion is in once the gateway has taken it from the queue.
+    const landed = async (id: string, done: (c: Json) => boolean) => {
+      for (let i = 0; i < 200; i++) {
+        if (done(await call('secretary', 'GET', `/api/cases/${id}`))) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('the AMQP department\'s message did not arrive');
+    };
+    desks.set('xw-health', {
+      channel: 'AMQP (RabbitMQ)',
+      opinion: async (id, decision, reasons) => {
+        await sim.opinion(id, decision, reasons);
+        await landed(id, (c) => c.reviews.find((r: Json) => r.departmentId === 'xw-health')?.state !== 'delivered');
+      },
+      permit: async (id, permitNumber) => {
+        await sim.permit(id, permitNumber);
+        await landed(id, (c) => c.permits.find((p: Json) => p.departmentId === 'xw-health')?.reportedAt);
+      },
+    });
+    amqpNote = `AMQP department on ${new URL(amqpUrl).host} (exchanges ${prefix}.*)`;
+  }
+  const deskOf = (dep: string) => desks.get(dep) ?? restDesk(dep, 'in-process simulated adapter');
+
   try {
-    say(`Parallel approval gateway demo: ${gw.db.description}, simulated departments, manual clock`);
+    say(`Parallel approval gateway demo: ${gw.db.description}, manual clock`);
+    say(`  departments: xw-fire over a REST webhook, xw-environment over XML, xw-culture over SOAP, xw-health over ${desks.has('xw-health') ? 'AMQP' : 'the in-process adapter'}, the others in process`);
+    say(`  ${amqpNote}; configuration version ${gw.configVersion}`);
     await setClock('2025-09-26T02:00:00Z');
 
     const a = await submitAndAccept('1. Approval: a restaurant, all departments approve', app('玄武湖畔餐饮有限公司', ['catering'], 2_000_000));
@@ -119,6 +241,18 @@ export async function runDemo(): Promise<number> {
     return verify.ok ? 0 : 1;
   } finally {
     await gw.stop();
+    for (const close of closers.reverse()) await close().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Removes the demo's own exchanges and queues from the broker. */
+async function deleteDemoTopology(url: string, prefix: string, departments: string[]): Promise<void> {
+  const { names, deleteTopology } = await import('../../adapters/amqp/topology.js');
+  const c = await connect(url);
+  try {
+    await deleteTopology(await c.createChannel(), names(prefix), departments);
+  } finally {
+    await c.close();
   }
 }

@@ -192,6 +192,25 @@ describe('end to end: the gateway as a user runs it', function () {
     }
   });
 
+  it('runs `pag demo`: every path, with departments on REST, XML, SOAP and AMQP, ending with a verified audit chain', function () {
+    const r = pag(['demo'], {});
+    expect(r.status, r.stderr + r.stdout).to.equal(0);
+    for (const line of [
+      /notified xw-environment \(district\) over XML over HTTP - delivered/,
+      /xw-health\s+approve \(.*\) over AMQP \(RabbitMQ\) -> review approved/,
+      /xw-fire\s+extend \(.*\) over REST webhook -> review extended, now due 2025-10-14/,
+      /notified xw-culture \(district\) over SOAP - delivered/,
+      /timekeeper {2}xw-culture deemed_approved; case awaiting_licence/,
+      /xw-police\s+refuse .* -> review refused; case terminated/,
+      /refused \[rule below-capital-threshold\]/,
+      /reported permit over AMQP \(RabbitMQ\) -> case operating/,
+      /unified social credit code 91320102MA\w{8}; case operating/,
+      /== Audit: chain verified/,
+    ]) {
+      expect(r.stdout).to.match(line);
+    }
+  });
+
   it('answers unknown routes and bad requests with catalogue errors and no stack trace', async function () {
     const r = await sec.get('/api/nothing-here');
     expect(r.status).to.equal(404);
