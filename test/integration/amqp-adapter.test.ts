@@ -277,3 +277,38 @@ describe('AMQP adapter without a broker', function () {
     }
   });
 });
+
+describe('AMQP adapter: an incoming message that keeps failing for a passing reason', function () {
+  this.timeout(30_000);
+  const prefix = uniquePrefix('limit');
+  after(async () => deleteRun(prefix, ['xw-culture']));
+
+  it('is put back after a pause each time until the delivery limit, then dead-lettered', async function () {
+    const calls: number[] = [];
+    const failing = { ok: false as const, code: 'INTERNAL', httpStatus: 500, message: 'database restarting', retryable: true };
+    const inbound = {
+      accept: async () => {
+        calls.push(Date.now());
+        return failing;
+      },
+      caseStatus: async () => failing,
+    };
+    const a = createAmqpAdapter('amqp', { url: AMQP_TEST_URL, prefix, deliveryLimit: 3, requeueDelayMs: 100 });
+    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'] });
+    const sim = new AmqpDepartmentSim({ departmentId: 'xw-culture', url: AMQP_TEST_URL, prefix, token: async () => 'unused' });
+    await sim.start();
+    try {
+      await sim.send('receipt', { ackOf: 'some-message' }, { messageId: 'keeps-failing', caseId: null, token: null });
+      await until('the message in the dead-letter queue', async () => (await deadLetterCount(prefix)) === 1);
+      const [dead] = await drainDeadLetters(prefix);
+      expect(dead!.properties.messageId).to.equal('keeps-failing');
+      expect(dead!.properties.headers?.['x-first-death-reason']).to.equal('delivery_limit');
+      // The first delivery and three redeliveries, each after the pause; no tight loop.
+      expect(calls).to.have.length(4);
+      for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).to.be.at.least(95);
+    } finally {
+      await sim.stop();
+      await a.stop();
+    }
+  });
+});
