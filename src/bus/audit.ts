@@ -42,42 +42,41 @@ function publish(e: EventRow, pos: number): PublishedEvent {
  */
 export async function seal(db: Db, limit = 2000): Promise<PublishedEvent[]> {
   return db.tx(async (sql) => {
-    if (sql.dialect === 'postgres') await sql.run('SELECT pg_advisory_xact_lock(7720002)');
+    // PostgreSQL: the head row's lock serialises sealers (of every gateway); the events are read by a later statement,
+    // so they are seen as of after the previous sealer committed.
     const head = (await sql.get<{ pos: number; hash: string }>(`SELECT pos, hash FROM audit_head WHERE id = 1${sql.dialect === 'postgres' ? ' FOR UPDATE' : ''}`))!;
     const rows = await sql.all<EventRow>('SELECT seq, case_id, at, actor, action, data FROM events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1', [limit]);
     if (rows.length === 0) return [];
     let pos = Number(head.pos);
     let hash = head.hash;
     const sealed: PublishedEvent[] = [];
-    const values: unknown[] = [];
+    const seqs: number[] = [];
+    const positions: number[] = [];
+    const hashes: string[] = [];
     for (const r of rows) {
       pos += 1;
       hash = linkHash(hash, pos, r);
-      values.push(r.seq, pos, hash);
+      seqs.push(Number(r.seq));
+      positions.push(pos);
+      hashes.push(hash);
       sealed.push(publish(r, pos));
     }
-    await writeLinks(sql, values);
-    await sql.run('UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1', [pos, hash]);
-    return sealed;
-  });
-}
-
-async function writeLinks(sql: Sql, values: unknown[]): Promise<void> {
-  const per = 300; // rows per statement, well under both drivers' parameter limits
-  for (let i = 0; i < values.length; i += per * 3) {
-    const chunk = values.slice(i, i + per * 3);
-    const n = chunk.length / 3;
-    const tuples = Array.from({ length: n }, (_, k) => `($${k * 3 + 1}, $${k * 3 + 2}, $${k * 3 + 3})`).join(', ');
     if (sql.dialect === 'postgres') {
+      // One statement with array parameters: one round trip and one prepared statement, whatever the batch size.
       await sql.run(
-        `UPDATE events AS e SET chain_pos = v.pos, hash = v.hash FROM (VALUES ${tuples.replace(/\((\$\d+), (\$\d+), (\$\d+)\)/g, '($1::bigint, $2::bigint, $3::text)')}) AS v(seq, pos, hash) WHERE e.seq = v.seq`,
-        chunk,
+        `WITH links AS (
+           UPDATE events AS e SET chain_pos = v.pos, hash = v.hash FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(seq, pos, hash) WHERE e.seq = v.seq
+         )
+         UPDATE audit_head SET pos = $4, hash = $5 WHERE id = 1`,
+        [seqs, positions, hashes, pos, hash],
       );
     } else {
       // In process, one prepared statement per row is cheaper than any multi-row form SQLite offers.
-      for (let k = 0; k < chunk.length; k += 3) await sql.run('UPDATE events SET chain_pos = $2, hash = $3 WHERE seq = $1', chunk.slice(k, k + 3));
+      for (let k = 0; k < seqs.length; k++) await sql.run('UPDATE events SET chain_pos = $2, hash = $3 WHERE seq = $1', [seqs[k], positions[k], hashes[k]]);
+      await sql.run('UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1', [pos, hash]);
     }
-  }
+    return sealed;
+  });
 }
 
 /** The result of walking the chain. */

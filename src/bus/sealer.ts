@@ -2,10 +2,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/sql.js';
 import { eventsAfter, seal } from './audit.js';
-import type { Hub } from './hub.js';
+import type { Hub, PublishedEvent } from './hub.js';
 
-/** How long after a commit the sealer waits for more before sealing; bounds the delay of live events. */
-const SEAL_DELAY_MS = 20;
+/** Events sealed per transaction. */
+const SEAL_BATCH = 2000;
 
 export class Sealer {
   private timer: NodeJS.Timeout | null = null;
@@ -32,19 +32,21 @@ export class Sealer {
     this.stopped = true;
     this.hub.off('committed', this.onCommit);
     if (this.timer) clearTimeout(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
+    if (this.debounce) clearImmediate(this.debounce);
     await this.settled();
   }
 
-  private debounce: NodeJS.Timeout | null = null;
+  private debounce: NodeJS.Immediate | null = null;
 
-  // Commits come in bursts; sealing once shortly after a burst makes fewer, larger chain updates.
+  // Commits come in bursts: the commits of one turn of the event loop are sealed together, and commits that arrive
+  // while a pass runs are sealed by one pass right after it (see kick), so chain updates grow with the load by
+  // themselves; waiting longer would only delay live events (and whoever waits for them).
   private readonly onCommit = (what: { events?: boolean }) => {
     if (!what.events || this.debounce || this.stopped) return;
-    this.debounce = setTimeout(() => {
+    this.debounce = setImmediate(() => {
       this.debounce = null;
       this.kick();
-    }, SEAL_DELAY_MS);
+    });
   };
 
   readonly kick = (): void => {
@@ -66,23 +68,43 @@ export class Sealer {
 
   private async pass(): Promise<void> {
     try {
-      while ((await seal(this.db)).length > 0 && !this.stopped);
-      if (this.hub.listenerCount('published') === 0) {
-        // Nobody is streaming: skip reading the events back, and start any later stream from the current head.
-        const head = await this.db.get<{ pos: number }>('SELECT pos FROM audit_head WHERE id = 1');
-        this.published = Number(head?.pos ?? this.published);
-        return;
-      }
       for (;;) {
-        const batch = await eventsAfter(this.db, this.published, 1000);
-        if (batch.length === 0) break;
-        this.published = batch[batch.length - 1]!.id;
-        this.hub.published(batch);
-        for (const e of batch) if (e.action.startsWith('alert.')) this.log.warn({ caseId: e.caseId, alert: e.action, data: e.data }, 'alert');
+        const sealed = await seal(this.db, SEAL_BATCH);
+        await this.publish(sealed);
+        // A short batch means nothing was left unsealed when it was taken; later commits kick another pass.
+        if (sealed.length < SEAL_BATCH || this.stopped) break;
       }
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'sealing failed');
     }
+  }
+
+  /** Publishes what was just sealed, or catches up from the store when other gateways sealed events in between. */
+  private async publish(sealed: PublishedEvent[]): Promise<void> {
+    const listening = this.hub.listenerCount('published') > 0;
+    if (sealed.length > 0 && sealed[0]!.id === this.published + 1) {
+      // The batch follows the last published event directly: no need to read it back.
+      this.published = sealed[sealed.length - 1]!.id;
+      if (listening) this.emit(sealed);
+      return;
+    }
+    if (!listening) {
+      // Nobody is streaming: skip reading the events back, and start any later stream from the current head.
+      const head = await this.db.get<{ pos: number }>('SELECT pos FROM audit_head WHERE id = 1');
+      this.published = Number(head?.pos ?? this.published);
+      return;
+    }
+    for (;;) {
+      const batch = await eventsAfter(this.db, this.published, 1000);
+      if (batch.length === 0) break;
+      this.published = batch[batch.length - 1]!.id;
+      this.emit(batch);
+    }
+  }
+
+  private emit(batch: PublishedEvent[]): void {
+    this.hub.published(batch);
+    for (const e of batch) if (e.action.startsWith('alert.')) this.log.warn({ caseId: e.caseId, alert: e.action, data: e.data }, 'alert');
   }
 
   async settled(): Promise<void> {

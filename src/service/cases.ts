@@ -70,6 +70,10 @@ export class CaseService {
     resolveDepartments(app, this.config);
     const verdict = evaluateEligibility(app, this.config.eligibility);
     const now = this.clock.now();
+    const day = new Date(now + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
+    const counter = `case-reference:${app.divisionCode}:${day}`;
+    // Taken before the transaction: a reservation inside it would wait for a pooled connection that its own kind holds.
+    const reserved = this.db.dialect === 'postgres' ? await this.reservedSerial(counter, day) : undefined;
     try {
       const result = await this.db.tx(async (sql) => {
         if (idempotencyKey) {
@@ -77,8 +81,7 @@ export class CaseService {
           if (prior) return { c: prior, replayed: true };
         }
         // A second pending application for the name meets the unique index cases_pending_name; asDuplicate reports it.
-        const day = new Date(now + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
-        const serial = await this.referenceSerial(sql, `case-reference:${app.divisionCode}:${day}`, day);
+        const serial = reserved ?? (await nextCounter(sql, counter, 1));
         // The serial is padded to six digits but never truncated: a busy day simply gets longer references.
         const reference = `${app.divisionCode}-${day}-${String(serial).padStart(6, '0')}`;
         const c: Case = {
@@ -124,13 +127,13 @@ export class CaseService {
   };
 
   /**
-   * The serial of a case reference. SQLite allocates inside the submitting transaction (transactions there are serial
-   * anyway, so a rolled-back submission leaves no gap). PostgreSQL would hold the counter row locked until each submission
-   * commits and so serialise them all: there each instance reserves a block in its own short transaction and hands the
-   * numbers out in memory. References stay unique and readable; a restart or a failed submission may leave gaps.
+   * The serial of a case reference on PostgreSQL. SQLite allocates inside the submitting transaction (transactions there
+   * are serial anyway, so a rolled-back submission leaves no gap). On PostgreSQL that would hold the counter row locked
+   * until each submission commits and so serialise them all: there each instance reserves a block in one autocommit
+   * statement and hands the numbers out in memory. References stay unique and readable; a restart or a failed
+   * submission may leave gaps.
    */
-  private async referenceSerial(sql: Sql, name: string, day: string): Promise<number> {
-    if (sql.dialect !== 'postgres') return nextCounter(sql, name, 1);
+  private async reservedSerial(name: string, day: string): Promise<number> {
     const rb = this.refBlock;
     if (rb.day !== day) {
       // A new day starts new counters: yesterday's blocks are of no further use.

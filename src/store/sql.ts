@@ -7,6 +7,12 @@ export interface Sql {
   get<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
   /** Runs a statement; resolves to the number of rows it changed. */
   run(text: string, params?: unknown[]): Promise<number>;
+  /**
+   * Inside a PostgreSQL transaction only: sends a write without waiting for its answer, so that it travels with the
+   * statements after it (at the latest the COMMIT). Its failure fails the transaction, which then throws that error;
+   * so it suits a write whose checks are made by the database itself (constraints, or an error raised by the statement).
+   */
+  later?(text: string, params?: unknown[]): void;
 }
 
 /** A database: queries plus transactions. `tx` retries the whole function on deadlock or serialization failure. */
