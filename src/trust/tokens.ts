@@ -1,5 +1,5 @@
 // Short-lived HS256 access tokens (JWT via jose) carrying the logged-in principal; expiry always checked against real time.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { GatewayError } from '../domain/errors.js';
 import type { Role } from '../domain/types.js';
@@ -36,7 +36,8 @@ const ALG = 'HS256';
 /** Issues and verifies access tokens with one symmetric key. */
 export class TokenService {
   private constructor(
-    private readonly key: Uint8Array,
+    /** Imported once: given raw bytes, jose imports the key again on every sign and every verify. */
+    private readonly key: CryptoKey,
     private readonly issuer: string,
     private readonly audience: string,
     private readonly ttlSeconds: number,
@@ -48,7 +49,8 @@ export class TokenService {
     if (!opts.issuer || !opts.audience) throw new Error('issuer and audience are required');
     // HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
     if (opts.secret && opts.secret.length < 32) throw new Error('token secret must be at least 32 bytes');
-    const key = opts.secret ? Uint8Array.from(opts.secret) : new Uint8Array(randomBytes(32));
+    const raw = opts.secret ? Uint8Array.from(opts.secret) : new Uint8Array(randomBytes(32));
+    const key = await webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
     return new TokenService(key, opts.issuer, opts.audience, opts.ttlSeconds);
   }
 
