@@ -32,6 +32,10 @@ export interface TokenServiceOptions {
 }
 
 const ALG = 'HS256';
+/** Verified tokens remembered, so a client's every request does not cost an HMAC check. */
+const VERIFIED_MAX = 10_000;
+
+const copy = (p: Principal): Principal => ({ ...p, amr: [...p.amr] });
 
 /** Issues and verifies access tokens with one symmetric key. */
 export class TokenService {
@@ -42,6 +46,8 @@ export class TokenService {
     private readonly audience: string,
     private readonly ttlSeconds: number,
   ) {}
+
+  private readonly verified = new Map<string, { principal: Principal; exp: number }>();
 
   /** Async so a future key source (file, KMS, asymmetric key import) can be awaited without changing callers. */
   static async create(opts: TokenServiceOptions): Promise<TokenService> {
@@ -75,6 +81,11 @@ export class TokenService {
    * `nowMs` exists for tests only (to check expiry without sleeping); production callers must omit it.
    */
   async verify(token: string, nowMs?: number): Promise<Principal> {
+    if (nowMs === undefined) {
+      // A token verified before is the same token: only its expiry can have changed, and that is checked here.
+      const hit = this.verified.get(token);
+      if (hit && Math.floor(Date.now() / 1000) < hit.exp) return copy(hit.principal);
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, {
         // Pinning the algorithm refuses `alg: none` and algorithm-confusion tokens.
@@ -93,6 +104,11 @@ export class TokenService {
       if (!Array.isArray(amr) || !amr.every((m) => typeof m === 'string')) throw new Error('amr');
       const principal: Principal = { sub, username, role: role as Role, amr: [...amr] };
       if (dept !== undefined) principal.departmentId = dept;
+      if (nowMs === undefined && typeof payload.exp === 'number') {
+        // Bounded: a flood of distinct tokens empties the cache rather than growing it.
+        if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+        this.verified.set(token, { principal: copy(principal), exp: payload.exp });
+      }
       return principal;
     } catch {
       // One answer for every failure, so a caller learns nothing about which check failed.
