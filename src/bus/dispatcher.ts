@@ -24,6 +24,15 @@ interface OutboxRow {
 /** `sendless`: the outcome of a receipt timeout after the last attempt, when nothing was sent. */
 type Outcome = { row: OutboxRow; ok: boolean; sent?: boolean; error?: string; retryable?: boolean; sendless?: boolean };
 
+/** How an attempt is recorded in delivery_attempts and counted in the metrics. */
+const outcomeOf = (o: Outcome): string => (o.ok ? 'delivered' : o.sent ? 'sent' : o.sendless ? 'receipt_timeout' : o.retryable ? 'retryable_error' : 'rejected');
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
+}
+
 const DEFAULT_POLICY: AdapterConfig['retry'] = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, receiptTimeoutMs: 60_000 };
 
 /** Exponential backoff with full jitter (delay drawn from [base, min(max, base * 2^(attempt-1))]). */
@@ -193,18 +202,24 @@ export class Dispatcher {
         );
       }
       const sent = outcomes.filter((o) => o.sent);
-      for (const o of sent) {
-        // A receipt that overtook the broker's confirmation has already made the message delivered (state no longer 'sending').
+      // A receipt that overtook the broker's confirmation has already made the message delivered (state no longer 'sending').
+      for (const [adapter, group] of groupBy(sent, (o) => o.row.adapter)) {
         await sql.run(
           `UPDATE outbox SET state = 'waiting_receipt', next_attempt_at = $1, updated_at = $2, lease_until = NULL, last_error = NULL
-           WHERE id = $3 AND lease_owner = $4 AND state = 'sending'`,
-          [real + this.policy(o.row.adapter).receiptTimeoutMs, real, o.row.id, this.owner],
+           WHERE lease_owner = $3 AND state = 'sending' AND id IN (${placeholders(group.length, 4)})`,
+          [real + this.policy(adapter).receiptTimeoutMs, real, this.owner, ...group.map((o) => o.row.id)],
         );
       }
-      for (const o of outcomes) {
-        await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ($1, $2, $3, $4)', [
-          o.row.id, real, o.ok ? 'delivered' : o.sent ? 'sent' : o.sendless ? 'receipt_timeout' : o.retryable ? 'retryable_error' : 'rejected', o.error ?? null,
+      // Every attempt in one statement: a batch of deliveries costs one round trip here, not one per message.
+      const attempts = outcomes.map((o) => [o.row.id, real, outcomeOf(o), o.error ?? null] as const);
+      if (sql.dialect === 'postgres') {
+        await sql.run('INSERT INTO delivery_attempts (message_id, at, outcome, error) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])', [
+          attempts.map((a) => a[0]), attempts.map((a) => a[1]), attempts.map((a) => a[2]), attempts.map((a) => a[3]),
         ]);
+      } else {
+        await sql.run(`INSERT INTO delivery_attempts (message_id, at, outcome, error) VALUES ${attempts.map((_, i) => `(${placeholders(4, i * 4 + 1)})`).join(', ')}`, attempts.flat());
+      }
+      for (const o of outcomes) {
         if (o.ok || o.sent) continue;
         const policy = this.policy(o.row.adapter);
         const attempts = o.row.attempts + (o.sendless ? 0 : 1);
@@ -230,8 +245,7 @@ export class Dispatcher {
     const m = this.opts.metrics;
     if (m) {
       for (const o of outcomes) {
-        const outcome = o.ok ? 'delivered' : o.sent ? 'sent' : o.sendless ? 'receipt_timeout' : o.retryable ? 'retryable_error' : 'rejected';
-        if (!o.sendless) m.attempts.inc({ adapter: o.row.adapter, outcome });
+        if (!o.sendless) m.attempts.inc({ adapter: o.row.adapter, outcome: outcomeOf(o) });
         if (!o.ok && !o.sent && o.retryable && o.row.attempts + 1 < this.policy(o.row.adapter).maxAttempts) m.retries.inc({ adapter: o.row.adapter });
         if (o.ok) m.latency.observe({ adapter: o.row.adapter }, Math.max(0, real - Number(o.row.created_at)) / 1000);
       }
