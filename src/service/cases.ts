@@ -26,6 +26,8 @@ export interface CaseFilter {
 export interface InboundRef {
   messageId: string;
   kind: string;
+  /** Set when the message id had been seen: the call changed nothing. */
+  duplicate?: boolean;
 }
 
 /** Case-reference serials an instance reserves at once on PostgreSQL. */
@@ -182,12 +184,14 @@ export class CaseService {
   /** Loads, transforms and saves one case in a transaction; writes its events and outbox messages with it. */
   private async mutate(id: string, actor: Actor, step: (c: Case, sql: Sql) => Promise<wf.Transition> | wf.Transition, inbound?: InboundRef): Promise<Case> {
     const result = await this.db.tx(async (sql) => {
+      const before = await loadCase(sql, id, true);
+      if (!before) fail('NOT_FOUND', { what: 'case' });
       if (inbound) {
+        // Checked under the case's lock: a copy of the message that raced this one in has committed by now, and its
+        // inbox entry is visible (read committed), so the copy is recognised here rather than refused by the workflow.
         const seen = await sql.get<{ result: string }>('SELECT result FROM inbox WHERE message_id = $1', [inbound.messageId]);
         if (seen) return { duplicate: true as const, caseId: id };
       }
-      const before = await loadCase(sql, id, true);
-      if (!before) fail('NOT_FOUND', { what: 'case' });
       const t = await step(before, sql);
       await this.persist(sql, before, t, actor);
       if (inbound) {
@@ -197,7 +201,10 @@ export class CaseService {
       }
       return { duplicate: false as const, case: t.case, outbox: t.outgoing.length > 0 };
     });
-    if (result.duplicate) return this.get(id);
+    if (result.duplicate) {
+      if (inbound) inbound.duplicate = true;
+      return this.get(id);
+    }
     this.hub.committed({ outbox: result.outbox, events: true });
     return result.case;
   }

@@ -8,7 +8,7 @@ import type { Actor, Case } from '../domain/types.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Db } from '../store/sql.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
-import type { CaseService } from './cases.js';
+import type { CaseService, InboundRef } from './cases.js';
 
 /** Endpoints the gateway itself serves; a message arriving there is bound to its department by the reviewer's token. */
 export const GATEWAY_ENDPOINTS = new Set(['rest', 'soap', 'xml']);
@@ -46,19 +46,18 @@ export class InboundService implements Inbound {
   private async handle(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
     try {
       const actor = await this.identify(msg.departmentId, channel, msg.kind !== 'receipt');
-      const inbound = { messageId: msg.messageId, kind: msg.kind };
       switch (msg.kind) {
         case 'opinion': {
           if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
           if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
           const decision = msg.decision;
-          const { duplicate, c } = await this.once(msg, () => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, inbound));
+          const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref));
           return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
         }
         case 'permit': {
           if (!msg.permitNumber) throw new GatewayError('VALIDATION_FAILED', { summary: 'a permit report needs a permit number' });
           const permitNumber = msg.permitNumber;
-          const { duplicate, c } = await this.once(msg, () => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, inbound));
+          const { duplicate, c } = await this.once(msg, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
           return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
         }
         case 'receipt': {
@@ -103,19 +102,15 @@ export class InboundService implements Inbound {
   }
 
   /**
-   * Applies a message's effect once. Two copies of one message handled at the same moment (a broker redelivery racing the
-   * original, on this gateway or another) may both pass the inbox check before either commits; the later one then fails on
-   * the changed case (on PostgreSQL the case's transaction reads the inbox before it waits for the case lock). If the
-   * message id is in the inbox by then, the copy was a repeat, not a refusal.
+   * Applies a message's effect once and says whether it was a repeat. The check before is only for a cheap answer; the
+   * one that counts runs inside the case's transaction, under its lock, so a copy racing the original (a broker
+   * redelivery, two gateways) is recognised there and changes nothing.
    */
-  private async once(msg: IncomingMessage, effect: () => Promise<Case>): Promise<{ duplicate: boolean; c: Case }> {
+  private async once(msg: IncomingMessage, effect: (ref: InboundRef) => Promise<Case>): Promise<{ duplicate: boolean; c: Case }> {
     if (await this.seen(msg.messageId)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
-    try {
-      return { duplicate: false, c: await effect() };
-    } catch (e) {
-      if (await this.seen(msg.messageId).catch(() => false)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
-      throw e;
-    }
+    const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind };
+    const c = await effect(ref);
+    return { duplicate: ref.duplicate === true, c };
   }
 
   /** Tells the sender its message was a repeat; the effect itself is de-duplicated inside the case's transaction. */

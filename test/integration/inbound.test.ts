@@ -113,11 +113,21 @@ for (const kind of STORES) {
         const decided = (await sec.get(`/api/cases/${c.id}`)).body.timeline.filter((e: any) => e.action === 'review.approved' || e.action === 'review.refused');
         expect(decided).to.have.length(1);
 
+
         const status = await gw.inbound.caseStatus(c.id, { adapter: 'soap', token: culture });
         expect(status).to.deep.include({ ok: true });
         expect((status as any).view).to.deep.include({ caseId: c.id, status: 'awaiting_licence' });
         expect((status as any).view.reviews).to.deep.equal([{ departmentId: 'xw-culture', state: 'approved', dueAt: (status as any).view.reviews[0].dueAt, decision: 'approve' }]);
         expect(await gw.inbound.caseStatus(c.id, { adapter: 'soap', token: police })).to.include({ ok: false, code: 'NOT_FOUND' });
+        // Two copies of one permit report at the same moment (a redelivery racing its original): one effect, one duplicate.
+        const lic = await client(run.base, await login(run.base, 'registrar')).post(`/api/cases/${c.id}/licence`);
+        expect(lic.status).to.equal(201);
+        const permit: IncomingMessage = { messageId: 'permit-1', kind: 'permit', departmentId: 'xw-culture', caseId: c.id, permitNumber: 'WH-2025-001' };
+        const both = await Promise.all([gw.inbound.accept(permit, { adapter: 'xml', token: culture }), gw.inbound.accept({ ...permit }, { adapter: 'soap', token: culture })]);
+        expect(both.map((r) => r.ok)).to.deep.equal([true, true]);
+        expect(both.map((r) => (r as any).duplicate).sort()).to.deep.equal([false, true]);
+        const reported = (await sec.get(`/api/cases/${c.id}`)).body.timeline.filter((e: any) => e.action === 'permit.reported');
+        expect(reported).to.have.length(1);
       } finally {
         await run.stop();
         await store.cleanup();
