@@ -27,6 +27,8 @@ export interface ClientResult {
   requests: number;
   /** Requests sent again after the keep-alive race (counted once in `requests`). */
   retries: number;
+  /** CPU time of the client process over the timed run, as a share of one core. */
+  cpuShare: number;
   /** Mean milliseconds per step of a case, as the client saw them (timed run only). */
   stepMeansMs: Record<string, number>;
   errors: string[];
@@ -203,7 +205,9 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
   requests = 0;
   retries = 0;
   steps.clear();
+  const cpu0 = process.cpuUsage();
   const r = await pool({ concurrency: cfg.concurrency, maxCount: cfg.maxCount, maxMs: cfg.maxMs, task: (i) => flow('run', i) });
+  const cpu = process.cpuUsage(cpu0);
   abort.abort();
   return {
     warmupCases: warm.done,
@@ -215,6 +219,8 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     requests,
     retries,
     stepMeansMs: stepMeans(steps),
+    // Share of one core this client used in the timed run: near 1, the figure is bounded by the client, not the gateway.
+    cpuShare: (cpu.user + cpu.system) / 1000 / r.elapsedMs,
     errors: r.errors,
   };
 }

@@ -6,7 +6,7 @@ import type { ClientConfig, ClientResult } from './http-client.js';
 import type { FlowResult } from './inprocess.js';
 import { DEPARTMENTS, freshStore, SCOPE, settings, startGateway, withTimeout, type StoreKind } from './support.js';
 
-export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number; retries: number }> {
+export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number; retries: number; clientCpuShare: number; serverCpuShare: number }> {
   const store = await freshStore(kind, 'http');
   const { gw, base } = await startGateway(store);
   // The client runs in its own process (its own core's worth of event loop), so client work does not slow the server.
@@ -20,8 +20,13 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
       child.once('exit', (code) => reject(new Error(`HTTP client exited with ${code} before reporting`)));
     });
     child.send(cfg);
+    // The gateway's share of a core over warm-up and run (the client reports its own over the run alone).
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
     // Bounded: warm-up (30 s max) + run + drain of in-flight cases.
     const m = await withTimeout(reply, o.maxMs + 150_000, 'HTTP client');
+    const cpu = process.cpuUsage(cpu0);
+    const serverCpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
     if (!m.ok || !m.result) throw new Error(`HTTP client failed: ${m.error}`);
     const r = m.result;
     const licensed = Number((await gw.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM cases WHERE status = 'licensed'"))!.n);
@@ -42,6 +47,8 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
       requests: r.requests,
       retries: r.retries,
       requestsPerSec: r.requests / r.seconds,
+      clientCpuShare: r.cpuShare,
+      serverCpuShare,
     };
   } finally {
     if (child.exitCode === null) child.kill();

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const info = await machine();
   log(`bench: ${info.cpus} x ${info.cpuModel}, node ${info.node}, stores ${STORES.join(', ')}${QUICK ? ' (BENCH_QUICK: reduced counts)' : ''}`);
   const raw: RawResult[] = [];
-  const flows: (FlowResult & { requests?: number; requestsPerSec?: number; retries?: number })[] = [];
+  const flows: (FlowResult & { requests?: number; requestsPerSec?: number; retries?: number; clientCpuShare?: number; serverCpuShare?: number })[] = [];
   const deemed: DeemedResult[] = [];
   const failures: string[] = [];
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
   out.push(table(['store', 'path', 'cases', 'failed', 'seconds', 'cases/s', 'x raw(1)', 'x raw(8)', 'p50/p99 ms', 'target', 'met'], targetRows, [2, 3, 4, 5, 6, 7, 8]));
   for (const f of flows) out.push(`  ${f.store} ${f.mode}: mean ms per step of a case: ${Object.entries(f.stepMeansMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`);
   const http = flows.filter((f) => f.mode === 'http');
-  if (http.length) out.push(`  HTTP: ${http.map((f) => `${f.store} ${fmt(f.requestsPerSec)} API requests/s (${fmt((f.requests ?? 0) / Math.max(1, f.cases), 1)} per case, ${fmt(f.retries ?? 0)} resent after a keep-alive reset)`).join('; ')}; clients in a separate process, one login per user, keep-alive, delivery learnt from ${env.BENCH_HTTP_STREAMS === 'reviewers' ? 'one /api/events stream per reviewer' : "the secretary's /api/events stream"}.`);
+  if (http.length) out.push(`  HTTP: ${http.map((f) => `${f.store} ${fmt(f.requestsPerSec)} API requests/s (${fmt((f.requests ?? 0) / Math.max(1, f.cases), 1)} per case, ${fmt(f.retries ?? 0)} resent after a keep-alive reset; CPU: gateway process ${fmt((f.serverCpuShare ?? 0) * 100)}% of a core, client process ${fmt((f.clientCpuShare ?? 0) * 100)}%)`).join('; ')}; clients in a separate process, one login per user, keep-alive, delivery learnt from ${env.BENCH_HTTP_STREAMS === 'reviewers' ? 'one /api/events stream per reviewer' : "the secretary's /api/events stream"}.`);
   out.push('');
   out.push(`Deemed approvals: pending deadlines bulk-inserted by SQL (cases in_review with 4 delivered reviews each, past due once the clock moves; PostgreSQL ANALYZEd after loading),`);
   out.push(`then PUT-clock equivalent gw.setClock(); the timekeeper fires them in batches (figure = fired / time until setClock returned)`);

@@ -18,13 +18,16 @@ export function streamEvents(db: Db, hub: Hub, req: Request, res: Response, opts
   let queue: Promise<void> = Promise.resolve();
   let closed = false;
   const send = async (events: PublishedEvent[]) => {
+    // One write per batch the sealer published: a socket write per event cost more than the events themselves.
+    let out = '';
     for (const e of events) {
       if (closed || e.id <= last) continue;
       if (opts.caseId && e.caseId !== opts.caseId) continue;
       last = e.id;
       if (!(await opts.visible(e))) continue;
-      res.write(`id: ${e.id}\nevent: ${e.action}\ndata: ${JSON.stringify(e)}\n\n`);
+      out += `id: ${e.id}\nevent: ${e.action}\ndata: ${JSON.stringify(e)}\n\n`;
     }
+    if (out && !closed) res.write(out);
   };
   const onPublished = (events: PublishedEvent[]) => {
     queue = queue.then(() => send(events)).catch(() => undefined);
