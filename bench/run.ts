@@ -1,9 +1,10 @@
-// `npm run bench`: raw commit rates, case throughput (in-process and HTTP), deemed approvals and memory, on SQLite and PostgreSQL.
+// `npm run bench`: raw commit rates, case throughput (in-process and HTTP), channels (SOAP, AMQP), deemed approvals and memory, on SQLite and PostgreSQL.
 import Database from 'better-sqlite3';
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { measureBareAmqp, measureBareSoap, measureGatewayAmqp, measureGatewaySoap, type BareAmqpResult, type BareSoapResult, type ChannelConfig, type GatewayChannelResult } from './channels.js';
 import { measureDeemed, type DeemedResult } from './deemed.js';
 import { measureHttp } from './http.js';
 import { measureInProcess, type FlowResult } from './inprocess.js';
@@ -14,17 +15,18 @@ import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './su
 const env = process.env;
 const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
 const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
-const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,deemed,memory').split(','));
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,channels,deemed,memory').split(','));
 // Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
 const SECONDS = num('BENCH_SECONDS', QUICK ? 4 : 15);
 const CONFIG = {
   quick: QUICK,
   raw: { maxCount: 1_000_000, maxMs: (QUICK ? 2 : 5) * 1000 },
   flows: { concurrency: num('BENCH_CONCURRENCY', 64), warmup: QUICK ? 100 : 300, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000 },
+  channels: { cases: num('BENCH_CHANNEL_CASES', 16), lightCases: 1, warmup: QUICK ? 20 : 50, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000, confirmBatch: 100 } as ChannelConfig,
   deemed: { deadlines: num('BENCH_DEADLINES', QUICK ? 10_000 : 100_000), maxMs: (QUICK ? 60 : 180) * 1000 },
   memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
 };
-const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -97,6 +99,9 @@ async function main(): Promise<void> {
   const raw: RawResult[] = [];
   const flows: (FlowResult & { requests?: number; requestsPerSec?: number; retries?: number; clientCpuShare?: number; serverCpuShare?: number })[] = [];
   const deemed: DeemedResult[] = [];
+  const channels: GatewayChannelResult[] = [];
+  let bareSoap: BareSoapResult | undefined;
+  let bareAmqp: BareAmqpResult | undefined;
   const failures: string[] = [];
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
     log(`bench: ${what} ...`);
@@ -112,6 +117,11 @@ async function main(): Promise<void> {
     }
   };
 
+  // The bare transports once per run, before the stores: the floor every store's channel figures are compared with.
+  if (ONLY.has('channels')) {
+    bareSoap = await attempt('bare soap client and server', () => measureBareSoap(CONFIG.channels));
+    bareAmqp = await attempt('bare amqplib', () => measureBareAmqp(CONFIG.channels));
+  }
   for (const kind of STORES) {
     if (ONLY.has('raw')) raw.push(...((await attempt(`${kind} raw commits`, () => measureRaw(kind, CONFIG.raw))) ?? []));
     if (ONLY.has('inprocess')) {
@@ -121,6 +131,12 @@ async function main(): Promise<void> {
     if (ONLY.has('http')) {
       const r = await attempt(`${kind} HTTP cases`, () => measureHttp(kind, CONFIG.flows));
       if (r) flows.push(r);
+    }
+    if (ONLY.has('channels')) {
+      for (const [name, fn] of [['SOAP', measureGatewaySoap], ['AMQP', measureGatewayAmqp]] as const) {
+        const r = await attempt(`${kind} ${name} reviews through the gateway`, () => fn(kind, CONFIG.channels));
+        if (r) channels.push(r);
+      }
     }
     if (ONLY.has('deemed')) {
       const r = await attempt(`${kind} deemed approvals`, () => measureDeemed(kind, CONFIG.deemed));
@@ -178,6 +194,7 @@ async function main(): Promise<void> {
   const http = flows.filter((f) => f.mode === 'http');
   if (http.length) out.push(`  HTTP: ${http.map((f) => `${f.store} ${fmt(f.requestsPerSec)} API requests/s (${fmt((f.requests ?? 0) / Math.max(1, f.cases), 1)} per case, ${fmt(f.retries ?? 0)} resent after a keep-alive reset; CPU: gateway process ${fmt((f.serverCpuShare ?? 0) * 100)}% of a core, client process ${fmt((f.clientCpuShare ?? 0) * 100)}%)`).join('; ')}; clients in a separate process, one login per user, keep-alive, delivery learnt from ${env.BENCH_HTTP_STREAMS === 'reviewers' ? 'one /api/events stream per reviewer' : "the secretary's /api/events stream"}.`);
   out.push('');
+  if (ONLY.has('channels')) out.push(...channelReport(channels, bareSoap, bareAmqp, verdicts), '');
   out.push(`Deemed approvals: pending deadlines bulk-inserted by SQL (cases in_review with 4 delivered reviews each, past due once the clock moves; PostgreSQL ANALYZEd after loading),`);
   out.push(`then PUT-clock equivalent gw.setClock(); the timekeeper fires them in batches (figure = fired / time until setClock returned)`);
   out.push(
@@ -220,7 +237,7 @@ async function main(): Promise<void> {
     out.push('');
   }
   out.push('Targets');
-  out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
+  out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') || v.what.includes('x bare') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
   if (failures.length) {
     out.push('');
     out.push('Phases that failed (no figures printed for them):');
@@ -234,10 +251,69 @@ async function main(): Promise<void> {
 
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, flows, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   log(`bench: figures written to bench/results/latest.json`);
   process.exitCode = failures.length ? 1 : 0;
+}
+
+type Verdict = { what: string; target: string; value: number | null; met: boolean | null };
+
+/** The channel section: definitions, the bare transports, the gateway's reviews and their ratios; adds the channel verdicts. */
+function channelReport(channels: GatewayChannelResult[], bareSoap: BareSoapResult | undefined, bareAmqp: BareAmqpResult | undefined, verdicts: Verdict[]): string[] {
+  const c = CONFIG.channels;
+  const ms = (a: number | null, b: number | null) => `${fmt(a, 1)} / ${fmt(b, 1)}`;
+  const out: string[] = [];
+  out.push(`Channels: reviews through the gateway over SOAP and AMQP against the bare transport, all peers in this one process, on loopback${bareAmqp ? `, ${bareAmqp.broker} (local node)` : ''}`);
+  out.push(`  one review = a notification committed with its case's accept -> sent by the gateway's dispatcher over the channel (SOAP: a call to the`);
+  out.push(`    department's ReceiveCase; AMQP: a persistent, confirmed publish to its quorum queue, then the department's receipt back) -> the`);
+  out.push(`    department's approving opinion back over the channel (SOAP: SubmitOpinion on /soap/approval; AMQP: a persistent message to its inbound`);
+  out.push(`    quorum queue, answered with a result message) -> stored (the gateway's inbound service returned after its commit). Simulated departments`);
+  out.push(`    (adapters/*/sim.ts) answer as soon as the delivery appears on the gateway's sealed event stream. Each case (catering+bar, 4 departments,`);
+  out.push(`    all on the channel under test) is submitted and accepted in process, inside the measured time.`);
+  out.push(`  latency of a review = from the accept's commit to the opinion's commit; reviews/s = reviews completed / wall time.`);
+  out.push(`  bare floor of a review: SOAP = two sequential calls (AcknowledgeNotification, SubmitOpinion) by a client generated from schemas/soap/`);
+  out.push(`    approval.wsdl to a soap server of the same WSDL doing no work; AMQP = a request (1 KiB) and a reply (200 B) through two quorum queues,`);
+  out.push(`    persistent, each publish confirmed, the request acknowledged after its reply's confirm (latency: publish to reply consumed).`);
+  out.push(`  in flight: load = ${c.cases} cases = ${c.cases * 4} reviews, against ${c.cases * 4} bare floors; light = ${c.lightCases} case = ${c.lightCases * 4} reviews, against ${c.lightCases * 4}.`);
+  out.push(`  x bare = gateway reviews/s / bare floors/s; added = gateway percentile - bare floor's percentile (each over its own run).`);
+  const bareRows: string[][] = [];
+  const fig = (t: string, p: string, f: { inFlight: number; count: number; seconds: number; perSec: number; p50Ms: number | null; p99Ms: number | null }) => [t, p, fmt(f.inFlight), fmt(f.count), fmt(f.seconds, 1), fmt(f.perSec), ms(f.p50Ms, f.p99Ms)];
+  if (bareSoap) {
+    bareRows.push(fig('soap', 'call, load', bareSoap.callsLoad), fig('soap', 'floor (2 calls), load', bareSoap.pairsLoad), fig('soap', 'call, light', bareSoap.callsLight), fig('soap', 'floor (2 calls), light', bareSoap.pairsLight));
+  }
+  if (bareAmqp) {
+    bareRows.push(
+      fig('amqp', '1 KiB one way, each publish waits for its confirm', bareAmqp.oneWaySingleConfirm),
+      fig('amqp', `1 KiB one way, confirms per ${bareAmqp.oneWayBatchedConfirms.batch} publishes`, bareAmqp.oneWayBatchedConfirms),
+      fig('amqp', 'floor (request/reply), load', bareAmqp.roundTripLoad),
+      fig('amqp', 'floor (request/reply), light', bareAmqp.roundTripLight),
+    );
+  }
+  out.push('  Bare transports (one way: messages published, consumed and acknowledged per second, first publish to last ack)');
+  out.push(table(['transport', 'pattern', 'in flight', 'count', 'seconds', 'per s', 'p50 / p99 ms'], bareRows, [2, 3, 4, 5, 6]));
+  const rows: string[][] = [];
+  for (const g of channels) {
+    const floors = g.channel === 'soap' ? { load: bareSoap?.pairsLoad, light: bareSoap?.pairsLight } : { load: bareAmqp?.roundTripLoad, light: bareAmqp?.roundTripLight };
+    for (const run of ['load', 'light'] as const) {
+      const f = g[run];
+      const b = floors[run];
+      const share = b ? f.perSec / b.perSec : null;
+      const added50 = b && f.p50Ms !== null && b.p50Ms !== null ? f.p50Ms - b.p50Ms : null;
+      const added99 = b && f.p99Ms !== null && b.p99Ms !== null ? f.p99Ms - b.p99Ms : null;
+      rows.push([g.store, g.channel, `${run}, ${f.inFlight}`, fmt(f.count), fmt(f.failed), fmt(f.seconds, 1), fmt(f.perSec), fmt(f.perSec * g.messagesPerReview), share === null ? '-' : ratio(share), ms(f.p50Ms, f.p99Ms), b ? ms(b.p50Ms, b.p99Ms) : '-', ms(added50, added99)]);
+      if (run === 'load') verdicts.push({ what: `${g.store} ${g.channel} reviews/s, x bare floors/s (load)`, target: `>= x${TARGETS.channelShare}`, value: share, met: share === null ? null : share >= TARGETS.channelShare && f.failed === 0 });
+      verdicts.push({ what: `${g.store} ${g.channel} added p99 ms (${run})`, target: `<= ${TARGETS.channelAddedP99Ms}`, value: added99, met: added99 === null ? null : added99 <= TARGETS.channelAddedP99Ms });
+    }
+  }
+  out.push(`  Through the gateway (channel msgs/s: SOAP 2 calls per review; AMQP 4 broker messages: notification, receipt, opinion, result)`);
+  out.push(table(['store', 'channel', 'run, reviews in flight', 'reviews', 'failed', 'seconds', 'reviews/s', 'channel msgs/s', 'x bare', 'p50 / p99 ms', 'bare floor', 'added'], rows, [3, 4, 5, 6, 7, 8, 9, 10, 11]));
+  for (const g of channels) {
+    const legs = (run: 'load' | 'light') => Object.entries(g[run].legsMeanMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ');
+    out.push(`  ${g.store} ${g.channel}: mean ms per leg of a review: load ${legs('load')}; light ${legs('light')}${g.notificationBytes ? `; notification body ${fmt(g.notificationBytes)} B` : ''}${g.deadLetters !== null ? `; dead letters ${fmt(g.deadLetters)}` : ''}`);
+    for (const run of ['load', 'light'] as const) if (g[run].errors.length) out.push(`  ${g.store} ${g.channel} ${run} errors: ${g[run].errors.join(' | ')}`);
+  }
+  return out;
 }
 
 process.on('SIGINT', () => {
