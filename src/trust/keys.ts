@@ -77,14 +77,17 @@ export class KeyRegistry {
     return this.entries.filter((k) => owner === undefined || k.owner === owner);
   }
 
-  /** The key `owner` signs with now: the newest active key in its window (never a demo key in production). */
-  signingKey(owner: string, now = Date.now()): { entry: KeyEntry; key: KeyObject } {
+  /**
+   * The key `owner` signs with now: the newest active key in its window (never a demo key in production); `alg` narrows
+   * the choice for a channel that needs one algorithm (XML-DSig signs with RS256 only).
+   */
+  signingKey(owner: string, now = Date.now(), alg?: KeyAlg): { entry: KeyEntry; key: KeyObject } {
     this.refresh();
     const usable = this.entries
-      .filter((k) => k.owner === owner && k.status === 'active' && k.privateKey && this.within(k, now) && !(this.production && k.demo))
+      .filter((k) => k.owner === owner && k.status === 'active' && k.privateKey && this.within(k, now) && !(this.production && k.demo) && (alg === undefined || k.alg === alg))
       .sort((a, b) => Date.parse(b.notBefore) - Date.parse(a.notBefore));
     const entry = usable[0];
-    if (!entry) throw new GatewayError('KEY_NOT_VALID', { reason: `no active signing key for ${owner}${this.production ? ' (demo keys are not used in production)' : ''}` });
+    if (!entry) throw new GatewayError('KEY_NOT_VALID', { reason: `no active ${alg ? `${alg} ` : ''}signing key for ${owner}${this.production ? ' (demo keys are not used in production)' : ''}` });
     return { entry, key: this.load(entry, 'private') };
   }
 
@@ -196,14 +199,15 @@ export class KeyRegistry {
   }
 
   /**
-   * Rotation without downtime: a new key signs from now on; the owner's other active keys keep verifying until the
-   * overlap ends (their notAfter is brought forward to it, never extended).
+   * Rotation without downtime: a new key signs from now on; the owner's other active keys keep
+   * verifying until the overlap ends (their notAfter is brought forward to it, never extended). An RSA key also signs XML,
+   * which nothing else can, so a new EC or Ed25519 key replaces the owner's EC and Ed25519 keys and leaves RSA ones alone.
    */
   rotate(owner: string, alg: KeyAlg, o: { overlapDays?: number; validDays?: number; demo?: boolean; now?: number } = {}): { added: KeyEntry; retiring: KeyEntry[] } {
     const now = o.now ?? Date.now();
     const until = now + (o.overlapDays ?? 7) * DAY;
     this.refresh();
-    const retiring = this.entries.filter((k) => k.owner === owner && k.status === 'active');
+    const retiring = this.entries.filter((k) => k.owner === owner && k.status === 'active' && (k.alg === alg || (alg !== 'RS256' && k.alg !== 'RS256')));
     const added = this.generate(owner, alg, { validDays: o.validDays, demo: o.demo, now });
     for (const k of this.entries) {
       if (retiring.some((r) => r.kid === k.kid)) {

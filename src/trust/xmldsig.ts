@@ -16,8 +16,15 @@ const escape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)}
 
 /** Signs a document with `owner`'s current RSA key; the Signature is the root's last child and KeyInfo names the kid. */
 export function signXml(xml: string, registry: KeyRegistry, owner: string, now = Date.now()): string {
-  const { entry, key } = registry.signingKey(owner, now);
-  if (entry.alg !== 'RS256') throw new GatewayError('KEY_NOT_VALID', { reason: `XML signatures use RSA-SHA256; ${owner}'s signing key ${entry.kid} is ${entry.alg}` });
+  let found: ReturnType<KeyRegistry['signingKey']>;
+  try {
+    // An owner may also hold EC or Ed25519 keys for JSON; XML-DSig here signs with its RSA key only.
+    found = registry.signingKey(owner, now, 'RS256');
+  } catch (e) {
+    if (e instanceof GatewayError && e.code === 'KEY_NOT_VALID') throw new GatewayError('KEY_NOT_VALID', { reason: `XML signatures use RSA-SHA256: ${String(e.details.reason)}` });
+    throw e;
+  }
+  const { entry, key } = found;
   const sig = new SignedXml({
     privateKey: key.export({ type: 'pkcs8', format: 'pem' }) as string,
     signatureAlgorithm: RSA_SHA256,
