@@ -56,6 +56,8 @@ export interface IncomingMessage {
   permitNumber?: string;
   /** receipt: the id of the gateway's message that the department acknowledges. */
   ackOf?: string;
+  /** An answer may quote the gateway's signed message it answers: SHA-256 of it as sent, base64url. */
+  requestHash?: string;
 }
 
 /** How a message arrived: the adapter (channel) and the credentials it carried. */
@@ -64,6 +66,30 @@ export interface Channel {
   adapter: string;
   /** The reviewer's bearer token (a JWT this gateway issued); opinions and permits need one of the sending department. */
   token?: string;
+  /** The department the channel itself stands for (an AMQP department's own queue); the sender must be that department. */
+  department?: string;
+}
+
+/** A signed message as it came off the wire: a compact JWS (JSON channels) or an XML document with an enveloped XML-DSig signature. */
+export interface SignedWire {
+  format: 'jws' | 'xmldsig';
+  raw: string;
+}
+
+/** What the transport around a signed message says about it (a REST path, a SOAP operation, AMQP properties); the signed content must agree. */
+export interface WireExpectation {
+  kind?: IncomingKind;
+  messageId?: string;
+  caseId?: string;
+  departmentId?: string;
+}
+
+/** Signs what the gateway sends with its own key, and remembers each signed message's hash (an answer may quote it). */
+export interface MessageSigner {
+  /** The compact JWS of the message's envelope {messageId, sender, receiver, caseId, kind, body: payload} (REST webhook, AMQP). */
+  json(msg: OutgoingMessage): Promise<string>;
+  /** The XML document with an enveloped XML-DSig signature (XML over HTTP, SOAP). */
+  xml(msg: OutgoingMessage, document: string): Promise<string>;
 }
 
 /** The effect of an incoming message. A refusal carries a code from the error catalogue. */
@@ -81,6 +107,9 @@ export interface CaseStatusView {
 
 /** What the gateway does with incoming messages; every adapter and inbound endpoint hands messages to it. */
 export interface Inbound {
+  /** A signed message: channel, signature, replay and reviewer checks, then its effect once. */
+  receive(wire: SignedWire, channel: Channel, expect?: WireExpectation): Promise<InboundResult>;
+  /** A message without a signature: refused as MESSAGE_UNSIGNED unless the configuration lets unsigned messages in. */
   accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult>;
   caseStatus(caseId: string, channel: Channel): Promise<{ ok: true; view: CaseStatusView } | Extract<InboundResult, { ok: false }>>;
 }
@@ -93,6 +122,8 @@ export interface AdapterContext {
   inbound: Inbound;
   /** Department ids that use this adapter. */
   departments: string[];
+  /** Signs every message the adapter sends. */
+  signer: MessageSigner;
 }
 
 /** One department connection. `send` resolves only when the message was handed over; it never reports success for a message it did not hand over. */

@@ -33,6 +33,8 @@ import { migrate } from './store/migrations.js';
 import { PostgresDb } from './store/postgres.js';
 import type { Db } from './store/sql.js';
 import { SqliteDb } from './store/sqlite.js';
+import { KeyRegistry } from './trust/keys.js';
+import { GatewaySigner, signatureSettings } from './trust/messages.js';
 import { TokenService } from './trust/tokens.js';
 
 /** What `Gateway.open` needs; tests pass their own store and logger. */
@@ -63,6 +65,10 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** Every incoming department message, whatever its channel, goes through here. */
   readonly inbound: InboundService;
+  /** The key registry (certs/, PAG_CERTS_DIR): this gateway's signing keys and the departments' verification keys. */
+  readonly keys: KeyRegistry;
+  /** Signs every message the adapters send. */
+  readonly signer: GatewaySigner;
   private server: Server | null = null;
   private calendarTimer: NodeJS.Timeout | null = null;
   private started = false;
@@ -103,7 +109,16 @@ export class Gateway {
     const batch = Number(process.env.PAG_TIMEKEEPER_BATCH) > 0 ? Number(process.env.PAG_TIMEKEEPER_BATCH) : 500;
     this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs, onFired: (n) => this.metrics.deadlines.inc(n) });
     this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs });
-    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }), this.metrics);
+    // Demo keys are published; a production configuration neither signs with nor accepts them.
+    this.keys = new KeyRegistry(settings.certsDir, config.gateway.environment === 'production');
+    this.signer = new GatewaySigner(this.keys, config.gateway.id, db);
+    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }), {
+      keys: this.keys,
+      gatewayId: config.gateway.id,
+      // The gateway section is read at start-up only: a change needs a restart.
+      signatures: signatureSettings(config),
+      committed: () => this.hub.committed({ events: true }),
+    }, this.metrics);
   }
 
   /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */
@@ -198,6 +213,7 @@ export class Gateway {
       logger: this.log.child({ module: 'adapter', adapter: a.name }),
       inbound: this.inbound,
       departments: config.departments.filter((d) => d.adapter === a.name).map((d) => d.id),
+      signer: this.signer,
     });
   }
 

@@ -1,9 +1,9 @@
-// AMQP (RabbitMQ) adapter: confirmed, persistent publishing to department quorum queues; acknowledged consumption of their answers.
+// AMQP (RabbitMQ) adapter: confirmed, persistent publishing of signed messages to department quorum queues; acknowledged consumption of their answers.
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type InboundResult, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 import { declareTopology, names, type Names } from './topology.js';
-import { decodeIncoming, encodeOutgoing, encodeResult } from './wire.js';
+import { decodeIncoming, encodeOutgoing, encodeResult, resultMessage } from './wire.js';
 
 /** Settings from schemas/adapters/amqp.schema.json. */
 export interface AmqpOptions {
@@ -181,30 +181,65 @@ export class AmqpAdapter implements Adapter {
     if (!d.ok) {
       log.warn({ departmentId, messageId: d.messageId, reason: d.reason }, 'malformed message sent to the dead-letter queue');
       if (d.messageId) await this.reply(departmentId, d.messageId, d.caseId ?? null, { ok: false, code: 'MALFORMED_MESSAGE', message: d.reason, retryable: false });
-      this.settle(ch, m, 'dead-letter');
+      await this.deadLetter(ch, m, departmentId, 'MALFORMED_MESSAGE', d.reason);
       return;
     }
+    // The queue is the department's own: the channel stands for that department and no other.
+    const channel = { adapter: this.name, token: d.token, department: departmentId };
     let r: InboundResult;
     try {
-      r = await this.ctx!.inbound.accept(d.msg, { adapter: this.name, token: d.token });
+      r = 'signed' in d ? await this.ctx!.inbound.receive(d.signed, channel, d.expect) : await this.ctx!.inbound.accept(d.msg, channel);
     } catch (e) {
       r = { ok: false, code: 'INTERNAL', httpStatus: 500, message: (e as Error).message, retryable: true };
     }
-    const fields = { departmentId, messageId: d.msg.messageId, kind: d.msg.kind, caseId: d.msg.caseId };
+    const about = 'signed' in d ? { messageId: d.expect.messageId!, kind: d.expect.kind!, caseId: d.expect.caseId ?? '' } : { messageId: d.msg.messageId, kind: d.msg.kind, caseId: d.msg.caseId };
+    const fields = { departmentId, ...about };
     if (r.ok) {
-      if (d.msg.kind !== 'receipt' || r.duplicate) log.debug({ ...fields, duplicate: r.duplicate }, 'incoming message accepted');
-      if (d.msg.kind !== 'receipt') await this.reply(departmentId, d.msg.messageId, d.msg.caseId, r);
+      if (about.kind !== 'receipt' || r.duplicate) log.debug({ ...fields, duplicate: r.duplicate }, 'incoming message accepted');
+      if (about.kind !== 'receipt') await this.reply(departmentId, about.messageId, about.caseId, r);
       this.settle(ch, m, 'ack');
     } else if (!r.retryable) {
       log.warn({ ...fields, code: r.code }, 'refused message sent to the dead-letter queue');
-      await this.reply(departmentId, d.msg.messageId, d.msg.caseId || null, r);
-      this.settle(ch, m, 'dead-letter');
+      await this.reply(departmentId, about.messageId, about.caseId || null, r);
+      await this.deadLetter(ch, m, departmentId, r.code, r.message);
     } else {
       // Put back after a pause; the queue's delivery limit bounds how often before it is dead-lettered.
       log.warn({ ...fields, code: r.code }, 'incoming message failed for a passing reason; it will be redelivered');
       if (!this.stopping) await sleep(this.options.requeueDelayMs);
       this.settle(ch, m, 'requeue');
     }
+  }
+
+  /**
+   * Moves a refused message to the dead-letter queue with the refusal in its headers (x-pag-refused-code, -reason), so
+   * whoever inspects it sees why; the original is acknowledged once the copy is confirmed. If the copy cannot be
+   * published the broker dead-letters the original instead (without the reason).
+   */
+  private async deadLetter(ch: Channel, m: ConsumeMessage, departmentId: string, code: string, reason: string): Promise<void> {
+    const live = this.live;
+    if (live) {
+      const p = m.properties;
+      const options: Options.Publish = {
+        persistent: true,
+        mandatory: true,
+        contentType: p.contentType,
+        contentEncoding: p.contentEncoding,
+        messageId: p.messageId,
+        correlationId: p.correlationId,
+        type: p.type,
+        appId: p.appId,
+        timestamp: p.timestamp,
+        headers: { ...p.headers, 'x-pag-refused-code': code, 'x-pag-refused-reason': reason.slice(0, 500), 'x-pag-department': departmentId },
+      };
+      try {
+        await this.publish(live.pub, this.names.deadLetter, departmentId, m.content, options);
+        this.settle(ch, m, 'ack');
+        return;
+      } catch (e) {
+        this.log?.warn({ messageId: p.messageId, err: (e as Error).message }, 'refused message not copied to the dead-letter queue; the broker dead-letters it');
+      }
+    }
+    this.settle(ch, m, 'dead-letter');
   }
 
   private settle(ch: Channel, m: ConsumeMessage, how: 'ack' | 'dead-letter' | 'requeue'): void {
@@ -217,12 +252,13 @@ export class AmqpAdapter implements Adapter {
     }
   }
 
-  /** Tells the department what became of its message; a lost result is only logged (the effect is already committed). */
-  private async reply(departmentId: string, incomingId: string, caseId: string | null, result: Parameters<typeof encodeResult>[4]): Promise<void> {
+  /** Tells the department what became of its message, signed; a lost result is only logged (the effect is already committed). */
+  private async reply(departmentId: string, incomingId: string, caseId: string | null, result: Parameters<typeof resultMessage>[4]): Promise<void> {
     if (!this.options.results || !this.live) return;
-    const { body, options } = encodeResult(incomingId, departmentId, this.ctx!.gatewayId, caseId, result);
     try {
-      await this.publish(this.live.pub, departmentId, body, options);
+      const msg = resultMessage(incomingId, departmentId, this.ctx!.gatewayId, caseId, result);
+      const { body, options } = encodeResult(msg, await this.ctx!.signer.json(msg));
+      await this.publish(this.live!.pub, this.names.toDepartments, departmentId, body, options);
     } catch (e) {
       this.log?.info({ messageId: incomingId, err: (e as Error).message }, 'result not published');
     }
@@ -232,14 +268,14 @@ export class AmqpAdapter implements Adapter {
     const live = this.live;
     if (!live || this.stopping) throw new AdapterError(`not connected to the broker${this.lastError ? ` (${this.lastError})` : ''}`, true);
     if (!this.ctx!.departments.includes(msg.departmentId)) throw new AdapterError(`department ${msg.departmentId} does not use adapter ${this.name}`, false);
-    const { body, options } = encodeOutgoing(msg);
-    await this.publish(live.pub, msg.departmentId, body, options);
+    const { body, options } = encodeOutgoing(msg, await this.ctx!.signer.json(msg));
+    await this.publish(live.pub, this.names.toDepartments, msg.departmentId, body, options);
     // The broker holds it; the department's receipt makes it delivered.
     return { status: 'sent' };
   }
 
-  /** Publishes to a department's queue and resolves once the broker confirmed it was routed and stored. */
-  private publish(pub: ConfirmChannel, departmentId: string, body: Buffer, options: Options.Publish): Promise<void> {
+  /** Publishes (to a department's queue, or the dead letters) and resolves once the broker confirmed it was routed and stored. */
+  private publish(pub: ConfirmChannel, exchange: string, routingKey: string, body: Buffer, options: Options.Publish): Promise<void> {
     const id = options.messageId!;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -252,11 +288,11 @@ export class AmqpAdapter implements Adapter {
       };
       const timer = setTimeout(() => done(new AdapterError(`no publisher confirm within ${this.options.confirmTimeoutMs} ms`, true)), this.options.confirmTimeoutMs);
       try {
-        pub.publish(this.names.toDepartments, departmentId, body, options, (err: unknown) => {
+        pub.publish(exchange, routingKey, body, options, (err: unknown) => {
           // A mandatory message that no queue took is returned first, then confirmed: confirmed, yet nowhere.
           const unroutable = this.returned.delete(id);
           if (err) done(new AdapterError(`broker did not take the message: ${(err as Error).message ?? String(err)}`, true));
-          else if (unroutable) done(new AdapterError(`no queue for department ${departmentId} (message returned unroutable)`, true));
+          else if (unroutable) done(new AdapterError(`no queue for ${routingKey} on ${exchange} (message returned unroutable)`, true));
           else done();
         });
       } catch (e) {

@@ -1,10 +1,15 @@
-// Simulated AMQP department: consumes its queue at the broker and answers with receipts, opinions and permits as configured.
+// Simulated AMQP department: consumes its queue, checks the gateway's signatures, and answers with signed receipts, opinions and permits as configured.
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options, type RecoveringChannelModel } from 'amqplib';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import demoUsers from '../../config/demo-users.json' with { type: 'json' };
+import type { DepartmentSigner } from '../../src/trust/department.js';
+import { signEnvelope } from '../../src/trust/envelope.js';
+import type { KeyRegistry } from '../../src/trust/keys.js';
 import { currentTotp } from '../../src/trust/totp.js';
+import { departmentSigner } from '../xml/sim.js';
 import { brokerUrl } from './index.js';
+import { JOSE } from './wire.js';
 import { names, type Names } from './topology.js';
 
 /** How the department behaves; tests may change it while it runs. */
@@ -34,6 +39,22 @@ export interface SimOptions {
   behaviour?: Partial<SimBehaviour>;
   /** How long publish keeps trying while the broker is away. */
   publishTimeoutMs?: number;
+  /** The key registry with the department's key and the gateway's public keys; default: the package's certs/ (demo keys). */
+  keys?: KeyRegistry;
+  /** The gateway's id (receiver of the department's messages); default: the one in config/default.json. */
+  gatewayId?: string;
+}
+
+/** How one message of the department is signed (tests forge and back-date some). */
+export interface SendSigning {
+  /** Send plain JSON without a signature (the form before signing; refused where signatures are required). */
+  plain?: boolean;
+  /** Sign with another owner's key. */
+  signAs?: string;
+  issuedAt?: string;
+  receiver?: string;
+  /** The hash of the gateway's message this one answers. */
+  requestHash?: string;
 }
 
 /** A message the department received. */
@@ -44,6 +65,8 @@ export interface Received {
   redelivered: boolean;
   properties: ConsumeMessage['properties'];
   body: any;
+  /** SHA-256 of the signed body as received, base64url: what an answer quotes as requestHash. */
+  hash: string;
 }
 
 const DEFAULT_BEHAVIOUR: SimBehaviour = { receipt: true, receiptDelayMs: 0, answer: 'approve', answerDelayMs: 0, reasons: 'Fire exits do not meet GB 50016.', duplicate: false, malformed: false };
@@ -52,8 +75,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class AmqpDepartmentSim {
   behaviour: SimBehaviour;
-  /** Every message delivered to the department, repeats included. */
+  /** Every message delivered to the department whose gateway signature verified, repeats included (`body` is the verified envelope's content). */
   readonly received: Received[] = [];
+  /** Messages whose signature did not verify as the gateway's; they are dropped without a receipt. */
+  readonly badSignatures: { messageId: string; code: string }[] = [];
+  readonly signer: DepartmentSigner;
+  /** Signed bytes per message id: a message sent again is the same message, byte for byte. */
+  private readonly signedBytes = new Map<string, Buffer>();
   /** Results the gateway sent back for the department's own messages. */
   readonly results: Received[] = [];
   readonly names: Names;
@@ -69,6 +97,7 @@ export class AmqpDepartmentSim {
     this.behaviour = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
     this.url = brokerUrl(options);
     this.names = names(options.prefix ?? 'pag', options.exchanges);
+    this.signer = departmentSigner({ base: '', departmentId: options.departmentId, keys: options.keys, gatewayId: options.gatewayId });
   }
 
   /** How often each message id arrived (a resend after a lost receipt arrives twice). */
@@ -110,13 +139,24 @@ export class AmqpDepartmentSim {
   }
 
   private async onMessage(ch: Channel, m: ConsumeMessage): Promise<void> {
-    let body: any = null;
+    let body: any;
+    let hash: string;
     try {
-      body = JSON.parse(m.content.toString('utf8'));
-    } catch {
-      body = m.content.toString('utf8');
+      const opened = await this.signer.openJson(m.content.toString('utf8'));
+      hash = opened.hash;
+      const e = opened.envelope;
+      body = e.kind === 'result' ? e.body : { messageId: e.messageId, kind: e.kind, sender: e.sender, receiver: e.receiver, caseId: e.caseId, issuedAt: e.issuedAt, payload: e.body };
+    } catch (e) {
+      // Not the gateway's signature: refused, never acted on.
+      this.badSignatures.push({ messageId: String(m.properties.messageId), code: String((e as { code?: string }).code ?? 'SIGNATURE_INVALID') });
+      try {
+        ch.ack(m);
+      } catch {
+        // the channel went away; the message comes again and is refused again
+      }
+      return;
     }
-    const r: Received = { messageId: m.properties.messageId, type: m.properties.type, caseId: m.properties.correlationId ?? null, redelivered: m.fields.redelivered, properties: m.properties, body };
+    const r: Received = { messageId: m.properties.messageId, type: m.properties.type, caseId: m.properties.correlationId ?? null, redelivered: m.fields.redelivered, properties: m.properties, body, hash };
     if (r.type === 'result') {
       this.results.push(r);
       ch.ack(m);
@@ -126,7 +166,7 @@ export class AmqpDepartmentSim {
     const b = this.behaviour;
     if (b.receipt) {
       if (b.receiptDelayMs > 0) await sleep(b.receiptDelayMs);
-      await this.receiptFor(r.messageId, r.caseId);
+      await this.receiptFor(r.messageId, r.caseId, hash);
     }
     // Acknowledged at the broker once the receipt is out; if the receipt is lost with the connection, the message comes again.
     try {
@@ -142,42 +182,55 @@ export class AmqpDepartmentSim {
           if (b.answerDelayMs > 0) await sleep(b.answerDelayMs);
           if (this.stopped) return;
           if (b.malformed) await this.publish('opinion', Buffer.from('{not json'), { messageId: `malformed:${caseId}`, caseId });
-          else await this.opinion(caseId, b.answer as 'approve' | 'refuse' | 'extend', b.answer === 'approve' ? null : b.reasons, { times: b.duplicate ? 2 : 1 });
+          else await this.opinion(caseId, b.answer as 'approve' | 'refuse' | 'extend', b.answer === 'approve' ? null : b.reasons, { times: b.duplicate ? 2 : 1, requestHash: hash });
         })(),
       );
     }
   }
 
-  /** The department's receipt for one of the gateway's messages. */
-  receiptFor(messageId: string, caseId: string | null): Promise<void> {
-    return this.send('receipt', { ackOf: messageId }, { messageId: `receipt:${messageId}`, caseId, token: null });
+  /** The department's receipt for one of the gateway's messages (quoting its hash when known). */
+  receiptFor(messageId: string, caseId: string | null, requestHash?: string): Promise<void> {
+    return this.send('receipt', { ackOf: messageId }, { messageId: `receipt:${messageId}`, caseId, token: null, requestHash });
   }
 
   /**
    * An opinion; its message id is the same every time for one case and department unless given, so sending it again
    * (after a lost connection, or on purpose) is a duplicate the gateway must ignore.
    */
-  async opinion(caseId: string, decision: 'approve' | 'refuse' | 'extend', reasons: string | null = null, o: { messageId?: string; token?: string | null; times?: number } = {}): Promise<void> {
+  async opinion(caseId: string, decision: 'approve' | 'refuse' | 'extend', reasons: string | null = null, o: { messageId?: string; token?: string | null; times?: number } & SendSigning = {}): Promise<void> {
     const messageId = o.messageId ?? `opinion:${caseId}:${this.options.departmentId}`;
-    for (let i = 0; i < (o.times ?? 1); i++) await this.send('opinion', { decision, reasons }, { messageId, caseId, token: o.token });
+    for (let i = 0; i < (o.times ?? 1); i++) await this.send('opinion', { decision, reasons }, { ...o, messageId, caseId, token: o.token });
   }
 
   permit(caseId: string, permitNumber: string, o: { messageId?: string } = {}): Promise<void> {
     return this.send('permit', { permitNumber }, { messageId: o.messageId ?? `permit:${caseId}:${this.options.departmentId}`, caseId });
   }
 
-  /** A JSON message of this department; token undefined: the reviewer's, null: none. */
-  async send(type: string, fields: Record<string, unknown>, o: { messageId: string; caseId: string | null; token?: string | null; departmentId?: string; routingKey?: string; headers?: Record<string, unknown> }): Promise<void> {
+  /**
+   * A message of this department, signed with its key as a compact JWS (or, with `plain`, the unsigned JSON of old);
+   * token undefined: the reviewer's, null: none. The same message id sent again sends the same signed bytes.
+   */
+  async send(type: string, fields: Record<string, unknown>, o: { messageId: string; caseId: string | null; token?: string | null; departmentId?: string; routingKey?: string; headers?: Record<string, unknown> } & SendSigning): Promise<void> {
     const token = o.token === undefined ? await this.token() : o.token;
-    const body = Buffer.from(JSON.stringify({ departmentId: o.departmentId ?? this.options.departmentId, ...fields }));
-    await this.publish(type, body, { messageId: o.messageId, caseId: o.caseId, routingKey: o.routingKey, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...o.headers } });
+    const sender = o.departmentId ?? this.options.departmentId;
+    let body: Buffer;
+    if (o.plain) body = Buffer.from(JSON.stringify({ departmentId: sender, ...fields }));
+    else {
+      body = this.signedBytes.get(o.messageId) ?? Buffer.from(await signEnvelope(this.signer.keys, o.signAs ?? sender, {
+        messageId: o.messageId, sender, receiver: o.receiver ?? this.signer.gatewayId, caseId: o.caseId, kind: type, body: fields,
+        ...(o.requestHash ? { requestHash: o.requestHash } : {}), ...(o.issuedAt ? { issuedAt: o.issuedAt } : {}),
+      }));
+      if (this.signedBytes.size > 10_000) this.signedBytes.clear();
+      this.signedBytes.set(o.messageId, body);
+    }
+    await this.publish(type, body, { messageId: o.messageId, caseId: o.caseId, routingKey: o.routingKey, contentType: o.plain ? 'application/json' : JOSE, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...o.headers } });
   }
 
   /** Publishes raw bytes to the gateway with this department's routing key; retries until the broker confirms it. */
-  async publish(type: string, body: Buffer, o: { messageId?: string; caseId?: string | null; headers?: Record<string, unknown>; routingKey?: string }): Promise<void> {
+  async publish(type: string, body: Buffer, o: { messageId?: string; caseId?: string | null; headers?: Record<string, unknown>; routingKey?: string; contentType?: string }): Promise<void> {
     const options: Options.Publish = {
       persistent: true,
-      contentType: 'application/json',
+      contentType: o.contentType ?? 'application/json',
       type,
       appId: `sim-${this.options.departmentId}`,
       timestamp: Math.floor(Date.now() / 1000),

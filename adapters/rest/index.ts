@@ -1,4 +1,4 @@
-// JSON/REST webhook adapter: POSTs each message to the department's URL; a 2xx answer acknowledges delivery.
+// JSON/REST webhook adapter: POSTs each message, signed as a compact JWS, to the department's URL; a 2xx answer acknowledges delivery.
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 
 /** Settings from schemas/adapters/rest.schema.json. */
@@ -27,18 +27,21 @@ export class RestAdapter implements Adapter {
   async stop(): Promise<void> {}
 
   async send(msg: OutgoingMessage): Promise<SendOutcome> {
+    if (!this.ctx) throw new AdapterError('adapter not started', true);
+    // Signed at each attempt: the envelope's issuedAt is when this attempt left, so the department's window check holds.
+    const jws = await this.ctx.signer.json(msg);
     let res: Response;
     try {
       res = await fetch(this.options.url, {
         method: 'POST',
         headers: {
           ...this.options.headers,
-          'content-type': 'application/json',
+          'content-type': 'application/jose',
           'message-id': msg.id,
           'x-pag-sender': msg.sender,
           'x-pag-kind': msg.kind,
         },
-        body: JSON.stringify({ messageId: msg.id, kind: msg.kind, sender: msg.sender, receiver: msg.departmentId, caseId: msg.caseId, payload: msg.payload }),
+        body: jws,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       await res.arrayBuffer(); // drain, so the connection can be reused

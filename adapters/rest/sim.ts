@@ -1,4 +1,4 @@
-// A simulated department behind a JSON webhook that answers through the gateway's REST API as its own reviewer.
+// A simulated department behind a JSON webhook that checks the gateway's signature and answers, signed, through the gateway's REST API as its own reviewer.
 import { createServer, type Server } from 'node:http';
 import type { InboundResult, IncomingMessage } from '../adapter.js';
 import { Answers, type DepartmentBehaviour, type GatewayAccess } from '../xml/sim.js';
@@ -12,8 +12,10 @@ export interface RestBehaviour extends DepartmentBehaviour {
 export interface RestDepartment {
   url: string;
   behaviour: RestBehaviour;
-  /** Webhook bodies received, with their headers. */
-  received: { body: Record<string, any>; headers: Record<string, unknown> }[];
+  /** Webhook messages received (the verified envelope, as the gateway's signature covers it), with their headers and the raw JWS. */
+  received: { body: Record<string, any>; headers: Record<string, unknown>; raw: string }[];
+  /** Webhook bodies refused because the gateway's signature did not verify (answered 401). */
+  badSignatures: { raw: string; code: string }[];
   answers: Answers;
   /** Answers posted to the gateway, repeats included. */
   posts: number;
@@ -31,7 +33,7 @@ async function asResult(res: Response): Promise<InboundResult> {
 export async function startRestDepartment(access: GatewayAccess, behaviour: RestBehaviour = {}): Promise<RestDepartment> {
   const received: RestDepartment['received'] = [];
   let failures = 0;
-  const dep: RestDepartment = { url: '', behaviour, received, answers: null as unknown as Answers, posts: 0, close: async () => undefined };
+  const dep: RestDepartment = { url: '', behaviour, received, badSignatures: [], answers: null as unknown as Answers, posts: 0, close: async () => undefined };
   const post = async (msg: IncomingMessage, token: string): Promise<InboundResult> => {
     const path =
       msg.kind === 'opinion'
@@ -41,8 +43,9 @@ export async function startRestDepartment(access: GatewayAccess, behaviour: Rest
           : null;
     // Over a webhook the 2xx answer is the receipt; the REST API takes no separate one.
     if (!path) throw new Error(`a REST department sends no ${msg.kind}`);
-    const body = msg.kind === 'opinion' ? { decision: msg.decision, reasons: msg.reasons ?? undefined, messageId: msg.messageId } : { permitNumber: msg.permitNumber, messageId: msg.messageId };
-    const send = () => (dep.posts++, fetch(`${access.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }));
+    // Signed once: the repeat of `twice` is the same message, byte for byte.
+    const body = await dep.answers.signed(msg, (m) => dep.answers.signer.jws(m));
+    const send = () => (dep.posts++, fetch(`${access.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/jose', authorization: `Bearer ${token}` }, body }));
     const first = await asResult(await send());
     return dep.behaviour.twice ? asResult(await send()) : first;
   };
@@ -63,16 +66,23 @@ export async function startRestDepartment(access: GatewayAccess, behaviour: Rest
         failures += 1;
         return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"busy"}');
       }
-      let body: Record<string, any>;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, any>;
-      } catch {
-        return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"not JSON"}');
-      }
-      received.push({ body, headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/json', 'message-id': `ack-${String(body.messageId)}` }).end(b.malformedResponse ? 'not json' : '{"ok":true}');
-      // The answer follows the acknowledgement, as a department's desk would work.
-      if (body.kind === 'notification' && typeof body.caseId === 'string') dep.answers.schedule({ ...b, receipt: false }, { messageId: String(body.messageId), caseId: body.caseId });
+      const raw = Buffer.concat(chunks).toString('utf8');
+      void dep.answers.signer.openJson(raw).then(
+        ({ envelope, hash }) => {
+          // The webhook's fields as the gateway signed them: the envelope with its body as the payload.
+          const body: Record<string, any> = { messageId: envelope.messageId, kind: envelope.kind, sender: envelope.sender, receiver: envelope.receiver, caseId: envelope.caseId, issuedAt: envelope.issuedAt, payload: envelope.body };
+          received.push({ body, headers: req.headers, raw });
+          res.writeHead(200, { 'content-type': 'application/json', 'message-id': `ack-${String(body.messageId)}` }).end(b.malformedResponse ? 'not json' : '{"ok":true}');
+          // The answer follows the acknowledgement, as a department's desk would work.
+          if (body.kind === 'notification' && typeof body.caseId === 'string') dep.answers.schedule({ ...b, receipt: false }, { messageId: String(body.messageId), caseId: body.caseId, hash });
+        },
+        (e: unknown) => {
+          // Not signed by the gateway's key, or not for this department: refused, and a resend of the same bytes will not help.
+          const code = String((e as { code?: string }).code ?? 'SIGNATURE_INVALID');
+          dep.badSignatures.push({ raw, code });
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: code }));
+        },
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

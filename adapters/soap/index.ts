@@ -1,5 +1,6 @@
-// SOAP adapter: calls the department's own SOAP service (its WSDL), mapping message fields onto the configured operation's input.
+// SOAP adapter: calls the department's own SOAP service (its WSDL), mapping message fields, and the signed XML document, onto the operation's input.
 import * as soap from 'soap';
+import { outgoingDocument } from '../../src/xml/approval.js';
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 
 /** Settings from schemas/adapters/soap.schema.json. */
@@ -12,7 +13,11 @@ export interface SoapOptions {
   operation: string;
   /** Operation per message kind, e.g. {"cancellation": "CancelCase"}. */
   operations: Record<string, string>;
-  /** Input field (dots for nesting) -> message field: messageId, kind, sender, receiver, caseId, issuedAt, attempt or payload.<path>. */
+  /**
+   * Input field (dots for nesting) -> message field: messageId, kind, sender, receiver, caseId, issuedAt, attempt,
+   * payload.<path>, or signedDocument: the message's XML document (schemas/xml/approval.xsd) with the gateway's enveloped
+   * XML-DSig signature, as text, which the department verifies as it would over XML over HTTP.
+   */
   fields: Record<string, string>;
   timeoutMs: number;
   headers: Record<string, string>;
@@ -23,9 +28,12 @@ const MAX_RESPONSE_BYTES = 1_048_576;
 
 type SoapFailure = { root?: { Envelope?: { Body?: { Fault?: Record<string, unknown> } } }; response?: { status?: number }; message?: string };
 
+/** The mapping source that carries the signed document. */
+export const SIGNED_DOCUMENT = 'signedDocument';
+
 /** The value a mapping names, taken from the message as the XML documents describe it. */
-export function pick(msg: OutgoingMessage, issuedAt: Date, path: string): unknown {
-  const header: Record<string, unknown> = { messageId: msg.id, kind: msg.kind, sender: msg.sender, receiver: msg.departmentId, caseId: msg.caseId, issuedAt: issuedAt.toISOString(), attempt: msg.attempt };
+export function pick(msg: OutgoingMessage, issuedAt: Date, path: string, signed?: string): unknown {
+  const header: Record<string, unknown> = { messageId: msg.id, kind: msg.kind, sender: msg.sender, receiver: msg.departmentId, caseId: msg.caseId, issuedAt: issuedAt.toISOString(), attempt: msg.attempt, [SIGNED_DOCUMENT]: signed };
   if (!path.startsWith('payload.')) return header[path];
   let v: unknown = msg.payload;
   for (const k of path.slice('payload.'.length).split('.')) v = v && typeof v === 'object' && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined;
@@ -33,10 +41,10 @@ export function pick(msg: OutgoingMessage, issuedAt: Date, path: string): unknow
 }
 
 /** Builds the operation's input from the field mapping; scalars become strings, lists stay lists (repeated elements). */
-export function mapInput(msg: OutgoingMessage, issuedAt: Date, fields: Record<string, string>): Record<string, unknown> {
+export function mapInput(msg: OutgoingMessage, issuedAt: Date, fields: Record<string, string>, signed?: string): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const [target, source] of Object.entries(fields)) {
-    const v = pick(msg, issuedAt, source);
+    const v = pick(msg, issuedAt, source, signed);
     if (v === undefined || v === null) continue;
     const value = Array.isArray(v) ? v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))) : typeof v === 'object' ? JSON.stringify(v) : String(v);
     const keys = target.split('.');
@@ -110,7 +118,15 @@ export class SoapAdapter implements Adapter {
     }
     const call = (client as unknown as Record<string, unknown>)[`${operation}Async`];
     if (typeof call !== 'function') throw new AdapterError(`the department's WSDL has no operation ${operation}`, false);
-    const input = mapInput(msg, this.now(), this.options.fields);
+    const issuedAt = this.now();
+    let signed: string | undefined;
+    if (Object.values(this.options.fields).includes(SIGNED_DOCUMENT)) {
+      const doc = outgoingDocument(msg, issuedAt);
+      // As over XML over HTTP: a kind the XSD has no document for cannot be signed, and retrying will not change that.
+      if (doc === null) throw new AdapterError(`no XML document for message kind ${msg.kind}`, false);
+      signed = await this.ctx!.signer.xml(msg, doc);
+    }
+    const input = mapInput(msg, issuedAt, this.options.fields, signed);
     try {
       await (call as (args: unknown, options: unknown, headers: unknown) => Promise<unknown[]>).call(
         client,

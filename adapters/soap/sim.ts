@@ -1,11 +1,11 @@
-// A simulated department with its own SOAP service (schemas/soap/department-sample.wsdl) that answers through the gateway's SOAP service.
+// A simulated department with its own SOAP service (schemas/soap/department-sample.wsdl) that checks the gateway's signed notices and answers, signed, through the gateway's SOAP service.
 import express from 'express';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import * as soap from 'soap';
 import { SCHEMAS_DIR } from '../../src/paths.js';
-import { APPROVAL_NS } from '../../src/xml/approval.js';
+import { APPROVAL_NS, type ReadOutgoing } from '../../src/xml/approval.js';
 import { readXml } from '../../src/xml/read.js';
 import { Answers, type DepartmentBehaviour, type GatewayAccess } from '../xml/sim.js';
 import type { InboundResult, IncomingMessage } from '../adapter.js';
@@ -16,7 +16,7 @@ export const DEPARTMENT_WSDL = join(SCHEMAS_DIR, 'soap/department-sample.wsdl');
 export const SAMPLE_MAPPING = {
   operation: 'ReceiveCase',
   operations: { cancellation: 'CancelCase' },
-  fields: { noticeId: 'messageId', caseNo: 'caseId', fromSystem: 'sender', toDept: 'receiver', issued: 'issuedAt', enterpriseName: 'payload.enterpriseName', scope: 'payload.businessScope', reason: 'payload.reason' },
+  fields: { noticeId: 'messageId', caseNo: 'caseId', fromSystem: 'sender', toDept: 'receiver', issued: 'issuedAt', enterpriseName: 'payload.enterpriseName', scope: 'payload.businessScope', reason: 'payload.reason', signedNotice: 'signedDocument' },
 };
 
 const OPERATION_OF: Record<IncomingMessage['kind'], string> = { opinion: 'SubmitOpinion', receipt: 'AcknowledgeNotification', permit: 'ReportPermit' };
@@ -61,8 +61,10 @@ export interface SoapDepartment {
   /** The service address (the sample WSDL names a placeholder; configure it as the adapter's endpoint). */
   endpoint: string;
   behaviour: DepartmentBehaviour;
-  /** Operation inputs received, as the soap package read them, with the HTTP headers. */
-  received: { operation: string; args: Record<string, unknown>; headers: Record<string, unknown> }[];
+  /** Operation inputs received, as the soap package read them, with the HTTP headers and the verified signed document. */
+  received: { operation: string; args: Record<string, unknown>; headers: Record<string, unknown>; doc: ReadOutgoing }[];
+  /** Calls refused because their signed notice was missing or did not verify (answered with a Client fault). */
+  badSignatures: { operation: string; code: string }[];
   answers: Answers;
   close(): Promise<void>;
 }
@@ -70,7 +72,7 @@ export interface SoapDepartment {
 /** Starts a simulated SOAP department on loopback (WSDL at /department?wsdl) that answers through the gateway's /soap/approval. */
 export async function startSoapDepartment(access: GatewayAccess, behaviour: DepartmentBehaviour = {}): Promise<SoapDepartment> {
   let client: Promise<soap.Client> | null = null;
-  const answers = new Answers(access, async (msg, token) => {
+  const answers: Answers = new Answers(access, async (msg, token) => {
     if (typeof msg === 'string') {
       const res = await fetch(`${access.base}/soap/approval`, { method: 'POST', headers: { 'content-type': 'text/xml', authorization: `Bearer ${token}` }, body: msg });
       const text = await res.text();
@@ -81,15 +83,13 @@ export async function startSoapDepartment(access: GatewayAccess, behaviour: Depa
       }
     }
     client ??= gatewayClient(access.base);
-    const args: Record<string, unknown> = { messageId: msg.messageId, departmentId: msg.departmentId, caseId: msg.caseId };
-    if (msg.kind === 'opinion') Object.assign(args, { decision: msg.decision }, msg.reasons ? { reasons: msg.reasons } : {});
-    if (msg.kind === 'receipt') args.ackOf = msg.ackOf;
-    if (msg.kind === 'permit') args.permitNumber = msg.permitNumber;
-    const r = await callGateway(await client, OPERATION_OF[msg.kind], args, token);
+    // The same signed document as over XML over HTTP, carried as text.
+    const document = await answers.signed(msg, (m) => answers.signer.xml(m));
+    const r = await callGateway(await client, OPERATION_OF[msg.kind], { document }, token);
     if ('ok' in r) return r as InboundResult;
     return { ok: true, duplicate: String(r.duplicate) === 'true', caseId: String(r.caseId), caseStatus: String(r.caseStatus) };
   });
-  const dep: SoapDepartment = { wsdl: '', endpoint: '', behaviour, received: [], answers, close: async () => undefined };
+  const dep: SoapDepartment = { wsdl: '', endpoint: '', behaviour, received: [], badSignatures: [], answers, close: async () => undefined };
   let failures = 0;
   const fault = (code: string, text: string) => ({ Fault: { faultcode: code, faultstring: text, statusCode: 500 } });
   const take = (operation: string) => (args: Record<string, unknown>, _cb: unknown, _h: unknown, req: express.Request) => {
@@ -99,8 +99,19 @@ export async function startSoapDepartment(access: GatewayAccess, behaviour: Depa
       failures += 1;
       throw fault('soap:Server', 'department system busy');
     }
-    dep.received.push({ operation, args, headers: req.headers });
-    if (operation === 'ReceiveCase') answers.schedule(b, { messageId: String(args.noticeId), caseId: String(args.caseNo) });
+    let opened: { doc: ReadOutgoing; hash: string };
+    try {
+      if (typeof args.signedNotice !== 'string') throw Object.assign(new Error('unsigned'), { code: 'MESSAGE_UNSIGNED' });
+      opened = answers.signer.openXml(args.signedNotice);
+      // The mapped fields are a convenience; the signed document decides, and they must agree with it.
+      if (opened.doc.messageId !== String(args.noticeId)) throw Object.assign(new Error('mismatch'), { code: 'SIGNATURE_INVALID' });
+    } catch (e) {
+      const code = String((e as { code?: string }).code ?? 'SIGNATURE_INVALID');
+      dep.badSignatures.push({ operation, code });
+      throw fault('soap:Client', `${code}: the notice is not signed by the gateway`);
+    }
+    dep.received.push({ operation, args, headers: req.headers, doc: opened.doc });
+    if (operation === 'ReceiveCase') answers.schedule(b, { messageId: opened.doc.messageId, caseId: String(opened.doc.caseId), hash: opened.hash });
     return { receiptNo: `rcpt-${String(args.noticeId)}` };
   };
   const app = express();

@@ -1,4 +1,4 @@
-// XML-over-HTTP adapter: POSTs each message as an approval document (schemas/xml/approval.xsd); a 2xx answer acknowledges delivery.
+// XML-over-HTTP adapter: POSTs each message as an approval document (schemas/xml/approval.xsd) with the gateway's XML-DSig signature; a 2xx answer acknowledges delivery.
 import { outgoingDocument } from '../../src/xml/approval.js';
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 
@@ -29,9 +29,11 @@ export class XmlAdapter implements Adapter {
   async stop(): Promise<void> {}
 
   async send(msg: OutgoingMessage): Promise<SendOutcome> {
-    const body = outgoingDocument(msg, this.now());
+    if (!this.ctx) throw new AdapterError('adapter not started', true);
+    const doc = outgoingDocument(msg, this.now());
     // A kind the XSD has no document for cannot be sent by retrying; it needs a schema change first.
-    if (body === null) throw new AdapterError(`no XML document for message kind ${msg.kind}`, false);
+    if (doc === null) throw new AdapterError(`no XML document for message kind ${msg.kind}`, false);
+    const body = await this.ctx.signer.xml(msg, doc);
     let res: Response;
     try {
       res = await fetch(this.options.url, {

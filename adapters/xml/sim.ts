@@ -3,9 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage as HttpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
-import { CONFIG_DIR } from '../../src/paths.js';
+import { CERTS_DIR, CONFIG_DIR } from '../../src/paths.js';
+import { DepartmentSigner } from '../../src/trust/department.js';
+import { KeyRegistry } from '../../src/trust/keys.js';
 import { currentTotp } from '../../src/trust/totp.js';
-import { incomingDocument, readOutgoing, readResult, type ReadOutgoing } from '../../src/xml/approval.js';
+import { readResult, type ReadOutgoing } from '../../src/xml/approval.js';
 import type { IncomingMessage, InboundResult } from '../adapter.js';
 
 /**
@@ -31,6 +33,16 @@ export interface GatewayAccess {
   departmentId: string;
   /** A reviewer token of the department; by default the department's demo reviewer logs in (password and TOTP). */
   token?: () => Promise<string>;
+  /** The key registry holding the department's signing key and the gateway's public keys; default: the package's certs/ (demo keys). */
+  keys?: KeyRegistry;
+  /** The gateway's id, the receiver of every answer; default: the one in config/default.json. */
+  gatewayId?: string;
+}
+
+/** The department's signer: its own key for answers, the gateway's public keys for what it receives. */
+export function departmentSigner(access: GatewayAccess): DepartmentSigner {
+  const gatewayId = access.gatewayId ?? (JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8')) as { gateway: { id: string } }).gateway.id;
+  return new DepartmentSigner(access.keys ?? new KeyRegistry(CERTS_DIR, false), access.departmentId, gatewayId);
 }
 
 /** Logs a demo reviewer in (POST /api/auth/login) with config/demo-users.json's password and the current TOTP code. */
@@ -54,11 +66,29 @@ export class Answers {
   private readonly waiting = new Map<string, () => Promise<unknown>>();
   /** Every answer sent and the gateway's reply. */
   readonly sent: { msg: IncomingMessage | string; result: InboundResult | string }[] = [];
+  /** Signed bytes per message id: a message sent again is the same message, byte for byte (otherwise it would be a replay). */
+  private readonly signedBytes = new Map<string, string>();
+  /** The department's signer. */
+  readonly signer: DepartmentSigner;
 
   constructor(
     private readonly access: GatewayAccess,
     private readonly transmit: (msg: IncomingMessage | string, token: string) => Promise<InboundResult | string>,
-  ) {}
+  ) {
+    this.signer = departmentSigner(access);
+  }
+
+  /** The message signed once; every later send of the same message id reuses these bytes. */
+  async signed(msg: IncomingMessage, sign: (m: IncomingMessage) => string | Promise<string>): Promise<string> {
+    let bytes = this.signedBytes.get(msg.messageId);
+    if (bytes === undefined) {
+      bytes = await sign(msg);
+      // Bounded: a long demo must not grow without limit.
+      if (this.signedBytes.size > 10_000) this.signedBytes.clear();
+      this.signedBytes.set(msg.messageId, bytes);
+    }
+    return bytes;
+  }
 
   auth(): Promise<string> {
     this.token ??= (this.access.token ?? (() => demoLogin(this.access.base, `reviewer-${this.access.departmentId}`)))().catch((e: unknown) => {
@@ -76,13 +106,15 @@ export class Answers {
   }
 
   /** What the department does after it took a notification: maybe a receipt, then its answer as the behaviour says. */
-  schedule(b: DepartmentBehaviour, notice: { messageId: string; caseId: string }): void {
+  schedule(b: DepartmentBehaviour, notice: { messageId: string; caseId: string; hash?: string }): void {
     const dep = this.access.departmentId;
+    const quote = notice.hash ? { requestHash: notice.hash } : {};
     const respond = async () => {
       if (b.malformedAnswer) return this.send(`<opinion xmlns="urn:pag:approval:1"><messageId>${randomUUID()}</messageId><caseId>${notice.caseId}</opinion>`);
       const a = b.answer;
       if (!a || typeof a === 'string') return undefined;
-      const msg: IncomingMessage = { messageId: randomUUID(), kind: 'opinion', departmentId: dep, caseId: notice.caseId, decision: a.decision, reasons: a.reasons ?? null };
+      // The answer quotes the notification it answers (its hash as received).
+      const msg: IncomingMessage = { messageId: randomUUID(), kind: 'opinion', departmentId: dep, caseId: notice.caseId, decision: a.decision, reasons: a.reasons ?? null, ...quote };
       // An answer sent at once can overtake the gateway's record of the delivery; like a real department, try again shortly.
       for (let i = 0; ; i++) {
         const r = await this.send(msg);
@@ -91,7 +123,7 @@ export class Answers {
       }
     };
     const run = async () => {
-      if (b.receipt) await this.send({ messageId: randomUUID(), kind: 'receipt', departmentId: dep, caseId: notice.caseId, ackOf: notice.messageId });
+      if (b.receipt) await this.send({ messageId: randomUUID(), kind: 'receipt', departmentId: dep, caseId: notice.caseId, ackOf: notice.messageId, ...quote });
       if (b.answer === 'manual') {
         this.waiting.set(notice.caseId, respond);
         return;
@@ -137,8 +169,10 @@ const readBody = (req: HttpRequest, limit: number): Promise<string> =>
 export interface XmlDepartment {
   url: string;
   behaviour: DepartmentBehaviour;
-  /** Documents received, as read with the hardened reader, with their HTTP headers. */
-  received: { doc: ReadOutgoing; headers: Record<string, unknown> }[];
+  /** Documents received, as read with the hardened reader from what the gateway's signature covers, with their HTTP headers and the raw document. */
+  received: { doc: ReadOutgoing; headers: Record<string, unknown>; raw: string }[];
+  /** Documents refused because the gateway's signature did not verify (the department answered 401). */
+  badSignatures: { raw: string; code: string }[];
   answers: Answers;
   close(): Promise<void>;
 }
@@ -147,11 +181,11 @@ export interface XmlDepartment {
 export async function startXmlDepartment(access: GatewayAccess, behaviour: DepartmentBehaviour = {}): Promise<XmlDepartment> {
   const received: XmlDepartment['received'] = [];
   let failures = 0;
-  const answers = new Answers(access, async (msg, token) => {
+  const answers: Answers = new Answers(access, async (msg, token) => {
     const res = await fetch(`${access.base}/xml/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/xml', authorization: `Bearer ${token}` },
-      body: typeof msg === 'string' ? msg : incomingDocument(msg),
+      body: typeof msg === 'string' ? msg : await answers.signed(msg, (m) => answers.signer.xml(m)),
     });
     const text = await res.text();
     try {
@@ -160,7 +194,7 @@ export async function startXmlDepartment(access: GatewayAccess, behaviour: Depar
       return text;
     }
   });
-  const dep: XmlDepartment = { url: '', behaviour, received, answers, close: async () => undefined };
+  const dep: XmlDepartment = { url: '', behaviour, received, badSignatures: [], answers, close: async () => undefined };
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req, 1_048_576);
@@ -171,15 +205,20 @@ export async function startXmlDepartment(access: GatewayAccess, behaviour: Depar
         return res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
       }
       let doc: ReadOutgoing;
+      let hash: string;
       try {
-        doc = readOutgoing(body);
-      } catch {
-        return res.writeHead(400, { 'content-type': 'text/plain' }).end('not a gateway document');
+        ({ doc, hash } = answers.signer.openXml(body));
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (!code || code === 'MALFORMED_XML' || code === 'XML_LIMIT_EXCEEDED') return res.writeHead(400, { 'content-type': 'text/plain' }).end('not a gateway document');
+        // A document the gateway's key did not sign is refused: retrying the same bytes will not help.
+        dep.badSignatures.push({ raw: body, code });
+        return res.writeHead(401, { 'content-type': 'text/plain' }).end(code);
       }
-      received.push({ doc, headers: req.headers });
+      received.push({ doc, headers: req.headers, raw: body });
       if (b.malformedResponse) return res.writeHead(200, { 'content-type': 'application/xml' }).end('<ok');
       res.writeHead(200, { 'content-type': 'application/xml', 'message-id': `rcpt-${doc.messageId}` }).end('<received xmlns="urn:pag:approval:1"/>');
-      if (doc.kind === 'notification' && doc.caseId) answers.schedule(b, { messageId: doc.messageId, caseId: doc.caseId });
+      if (doc.kind === 'notification' && doc.caseId) answers.schedule(b, { messageId: doc.messageId, caseId: doc.caseId, hash });
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });

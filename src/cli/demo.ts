@@ -13,6 +13,7 @@ import { startXmlDepartment, type XmlDepartment } from '../../adapters/xml/sim.j
 import type { Actor } from '../domain/types.js';
 import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
 import { Gateway } from '../gateway.js';
+import { DepartmentSigner } from '../trust/department.js';
 import { currentTotp } from '../trust/totp.js';
 
 type Json = any; // answers of our own API, read loosely for printing
@@ -73,8 +74,8 @@ export async function runDemo(): Promise<number> {
     }
     return t;
   };
-  const call = async (username: string, method: string, path: string, body?: unknown): Promise<Json> => {
-    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${await as(username)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (username: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Json> => {
+    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${await as(username)}`, 'content-type': contentType }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
     const j = (await r.json()) as Json;
     if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j.error)}`);
     return j;
@@ -134,11 +135,18 @@ export async function runDemo(): Promise<number> {
   // Each department on a channel of its own, as an administrator would set it up: through the running configuration.
   const admin: Actor = { kind: 'user', id: 'admin', role: 'admin', adapter: 'demo' };
   const desks = new Map<string, Desk>();
-  const restDesk = (dep: string, channel: string): Desk => ({
-    channel,
-    opinion: async (id, decision, reasons) => void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/reviews/${dep}/opinion`, { decision, reasons, messageId: randomUUID() })),
-    permit: async (id, permitNumber) => void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/permits/${dep}`, { permitNumber, messageId: randomUUID() })),
-  });
+  // Departments answering through the REST API sign their answers with their (demo) keys, as every channel requires.
+  const gatewayId = gw.config.gateway.id;
+  const restDesk = (dep: string, channel: string): Desk => {
+    const signer = new DepartmentSigner(gw.keys, dep, gatewayId);
+    return {
+      channel,
+      opinion: async (id, decision, reasons) =>
+        void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/reviews/${dep}/opinion`, await signer.jws({ messageId: randomUUID(), kind: 'opinion', departmentId: dep, caseId: id, decision, reasons }), 'application/jose')),
+      permit: async (id, permitNumber) =>
+        void (await call(`reviewer-${dep}`, 'POST', `/api/cases/${id}/permits/${dep}`, await signer.jws({ messageId: randomUUID(), kind: 'permit', departmentId: dep, caseId: id, permitNumber }), 'application/jose')),
+    };
+  };
   const moveTo = async (dep: string, adapter: string, entry: Record<string, unknown>) => {
     await gw.putAdapter(adapter, entry, admin);
     const d = gw.config.departments.find((x) => x.id === dep)!;
@@ -149,7 +157,7 @@ export async function runDemo(): Promise<number> {
   closers.push(hook.close);
   await moveTo('xw-fire', 'fire-webhook', { kind: 'rest', options: { url: hook.url, timeoutMs: 5000 } });
   desks.set('xw-fire', restDesk('xw-fire', 'REST webhook'));
-  const xml: XmlDepartment = await startXmlDepartment({ base, departmentId: 'xw-environment' }, { answer: 'manual' });
+  const xml: XmlDepartment = await startXmlDepartment({ base, departmentId: 'xw-environment', keys: gw.keys, gatewayId }, { answer: 'manual' });
   closers.push(() => xml.close());
   await moveTo('xw-environment', 'environment-xml', { kind: 'xml', options: { url: xml.url, timeoutMs: 5000 } });
   const viaSim = (sim: { answers: { send: (m: any) => Promise<unknown> } }, dep: string, channel: string): Desk => ({
@@ -164,7 +172,7 @@ export async function runDemo(): Promise<number> {
     },
   });
   desks.set('xw-environment', viaSim(xml, 'xw-environment', 'XML over HTTP'));
-  const soapDep: SoapDepartment = await startSoapDepartment({ base, departmentId: 'xw-culture' }, { answer: 'manual' });
+  const soapDep: SoapDepartment = await startSoapDepartment({ base, departmentId: 'xw-culture', keys: gw.keys, gatewayId }, { answer: 'manual' });
   closers.push(() => soapDep.close());
   await moveTo('xw-culture', 'culture-soap', { kind: 'soap', options: { wsdl: DEPARTMENT_WSDL, endpoint: soapDep.endpoint, ...SAMPLE_MAPPING } });
   desks.set('xw-culture', viaSim(soapDep, 'xw-culture', 'SOAP'));
@@ -174,7 +182,7 @@ export async function runDemo(): Promise<number> {
     // Own exchange and queue names, so the demo never meets a running gateway's messages on the same broker.
     const prefix = `pag-demo-${process.pid}`;
     await moveTo('xw-health', 'health-amqp', { kind: 'amqp', options: { prefix }, retry: { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 2000, receiptTimeoutMs: 10_000 } });
-    const sim = new AmqpDepartmentSim({ departmentId: 'xw-health', prefix, token: () => as('reviewer-xw-health'), behaviour: { receipt: true, answer: 'silent' } });
+    const sim = new AmqpDepartmentSim({ departmentId: 'xw-health', prefix, keys: gw.keys, gatewayId, token: () => as('reviewer-xw-health'), behaviour: { receipt: true, answer: 'silent' } });
     await sim.start();
     closers.push(async () => {
       await sim.stop();

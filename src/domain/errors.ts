@@ -31,6 +31,8 @@ export const ERRORS = {
   MESSAGE_EXPIRED: { status: 401, message: 'The message was issued at {issuedAt}, outside the accepted window of {windowSeconds} seconds.', retryable: false },
   MESSAGE_REPLAYED: { status: 409, message: 'Message {messageId} was already received with other content.', retryable: false },
   MESSAGE_MISADDRESSED: { status: 403, message: 'The message is addressed to {receiver}, not to this gateway.', retryable: false },
+  REQUEST_HASH_UNKNOWN: { status: 422, message: 'The answer quotes a request this gateway did not send to {departmentId}.', retryable: false },
+  REVIEWER_NOT_AUTHORISED: { status: 403, message: 'The reviewer may not answer for {departmentId}: log in again as a reviewer of that department, with password and one-time code.', retryable: false },
   // Cases and workflow
   DUPLICATE_APPLICATION: { status: 409, message: 'An application for {enterpriseName} in {divisionCode} is already pending as case {caseId}.', retryable: false },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request.', retryable: false },

@@ -1,10 +1,12 @@
 // The express application: REST API, live streams, health and the OpenAPI document.
 import express, { type Request, type RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyChain } from '../bus/audit.js';
 import { calendarView, type DayKind } from '../calendar/calendar-store.js';
 import { describeErrors, validator } from '../config/schemas.js';
-import { fail, GatewayError } from '../domain/errors.js';
+import type { InboundResult, IncomingMessage } from '../../adapters/adapter.js';
+import { ERRORS, fail, GatewayError, type ErrorCode } from '../domain/errors.js';
 import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
@@ -14,6 +16,7 @@ import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
 import { streamEvents } from './sse.js';
 import { caseView } from './views.js';
+import { mountConsole } from './console.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
 
 function body<T>(schemaId: string): RequestHandler {
@@ -34,6 +37,16 @@ function body<T>(schemaId: string): RequestHandler {
 
 const param = (req: Request, name: string): string => String(req.params[name]);
 
+const JOSE = 'application/jose';
+const isJose = (req: Request): boolean => typeof req.body === 'string' && req.is(JOSE) === JOSE;
+
+/** An inbound refusal as the catalogue error it carries, with the message the inbound service wrote. */
+function refusalError(r: Extract<InboundResult, { ok: false }>): GatewayError {
+  const e = new GatewayError(r.code in ERRORS ? (r.code as ErrorCode) : 'INTERNAL');
+  e.message = r.message;
+  return e;
+}
+
 export function createApp(gw: Gateway, log: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -50,6 +63,8 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   mountXmlEndpoint(app, gw, log);
   mountSoapEndpoint(app, gw, log);
   app.use(express.json({ limit: gw.config.gateway.bodyLimitBytes, strict: false }));
+  // A department's signed answer: the compact JWS of its envelope.
+  app.use(express.text({ type: JOSE, limit: gw.config.gateway.bodyLimitBytes }));
 
   app.get('/healthz', async (_req, res) => {
     const db = await gw.db.get('SELECT 1 AS ok').then(() => true, () => false);
@@ -134,32 +149,61 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     res.json(view(req, await gw.cases.terminate(param(req, 'id'), req.body.reason, actorOf(req))));
   });
 
-  api.post(
-    '/cases/:id/reviews/:departmentId/opinion',
-    requireRole('reviewer'),
-    body<{ decision: Decision; reasons?: string; messageId?: string }>('api/opinion.schema.json'),
+  /**
+   * A department's answer over the REST API goes through the inbound service like every channel's: a signed envelope
+   * (application/jose) whose case and department must be the path's, or, when the configuration does not require
+   * signatures, plain JSON. The bearer token is the reviewer's.
+   */
+  const answer = (kind: 'opinion' | 'permit', schemaId: string): RequestHandler[] => [
+    (req, res, next) => (isJose(req) ? next() : body(schemaId)(req, res, next)),
     async (req, res) => {
+      const caseId = param(req, 'id');
       const departmentId = param(req, 'departmentId');
-      // A reviewer answers only for their own department; for any other the review does not exist to them.
-      if (req.principal!.departmentId !== departmentId) fail('FORBIDDEN');
       await visibleCase(req);
-      const messageId = req.body.messageId ?? req.header('message-id');
-      const c = await gw.cases.opinion(param(req, 'id'), departmentId, req.body.decision, req.body.reasons ?? null, actorOf(req), messageId ? { messageId, kind: 'opinion' } : undefined);
-      res.json(view(req, c));
+      const channel = { adapter: 'rest', token: req.header('authorization')?.slice('Bearer '.length) };
+      let r: InboundResult;
+      if (isJose(req)) {
+        r = await gw.inbound.receive({ format: 'jws', raw: req.body as string }, channel, { kind, caseId, departmentId });
+      } else {
+        const b = req.body as { decision?: Decision; reasons?: string; permitNumber?: string; messageId?: string };
+        const messageId = b.messageId ?? req.header('message-id') ?? randomUUID();
+        const msg: IncomingMessage = { messageId, kind, departmentId, caseId, ...(kind === 'opinion' ? { decision: b.decision, reasons: b.reasons ?? null } : { permitNumber: b.permitNumber }) };
+        r = await gw.inbound.accept(msg, channel);
+      }
+      if (!r.ok) throw refusalError(r);
+      res.json(view(req, await gw.cases.get(caseId)));
     },
-  );
+  ];
+
+  api.post('/cases/:id/reviews/:departmentId/opinion', requireRole('reviewer'), ...answer('opinion', 'api/opinion.schema.json'));
 
   api.post('/cases/:id/licence', requireRole('registrar'), body('api/empty.schema.json'), async (req, res) => {
     res.status(201).json(view(req, await gw.cases.issueLicence(param(req, 'id'), actorOf(req))));
   });
 
-  api.post('/cases/:id/permits/:departmentId', requireRole('reviewer', 'registrar'), body<{ permitNumber: string; messageId?: string }>('api/permit.schema.json'), async (req, res) => {
-    const departmentId = param(req, 'departmentId');
-    if (req.principal!.role === 'reviewer' && req.principal!.departmentId !== departmentId) fail('FORBIDDEN');
-    await visibleCase(req);
-    const messageId = req.body.messageId ?? req.header('message-id');
-    const c = await gw.cases.reportPermit(param(req, 'id'), departmentId, req.body.permitNumber, actorOf(req), messageId ? { messageId, kind: 'permit' } : undefined);
-    res.json(view(req, c));
+  const reviewerPermit = answer('permit', 'api/permit.schema.json');
+  api.post('/cases/:id/permits/:departmentId', requireRole('reviewer', 'registrar'), (req, res, next) => {
+    if (req.principal!.role === 'reviewer') return next();
+    // The registrar records a permit shown at the counter: an action of this gateway's own user, not a department's message.
+    return body('api/permit.schema.json')(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const messageId = (req.body as { messageId?: string }).messageId ?? req.header('message-id');
+      gw.cases
+        .reportPermit(param(req, 'id'), param(req, 'departmentId'), (req.body as { permitNumber: string }).permitNumber, actorOf(req), messageId ? { messageId, kind: 'permit' } : undefined)
+        .then((c) => res.json(view(req, c)), next);
+    });
+  }, ...reviewerPermit);
+
+  /** Messages refused for their channel, signature, replay or reviewer, newest first (the raw message truncated, never a token). */
+  api.get('/refused-messages', requireRole('supervisor', 'admin'), async (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 500);
+    const code = typeof req.query.code === 'string' && /^[A-Z_]{1,64}$/.test(req.query.code) ? req.query.code : null;
+    const rows = await gw.db.all(
+      `SELECT id, at, channel, claimed_sender AS "claimedSender", message_id AS "messageId", kind, case_id AS "caseId", code, reason, raw
+         FROM refused_messages ${code ? 'WHERE code = $2' : ''} ORDER BY id DESC LIMIT $1`,
+      code ? [limit, code] : [limit],
+    );
+    res.json({ messages: rows.map((r: Record<string, unknown>) => ({ ...r, id: Number(r.id), at: new Date(Number(r.at)).toISOString() })) });
   });
 
   const reviewerSees = (req: Request) => {
@@ -242,6 +286,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   }
 
   app.use('/api', api);
+  mountConsole(app);
   app.use(notFound);
   app.use(errorHandler(log));
   return app;

@@ -1,15 +1,15 @@
-// The SOAP service departments call (schemas/soap/approval.wsdl at /soap/approval): hardened pre-check, then the soap package's server.
+// The SOAP service departments call (schemas/soap/approval.wsdl at /soap/approval): hardened pre-check, then the soap package's server; signed documents go to the inbound service.
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import * as soap from 'soap';
-import type { IncomingKind, IncomingMessage } from '../../adapters/adapter.js';
+import type { IncomingKind } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../gateway.js';
 import { SCHEMAS_DIR } from '../paths.js';
-import { APPROVAL_NS, caseStatusFields, IDENTIFIER, incomingFrom, INCOMING_RULES } from '../xml/approval.js';
+import { APPROVAL_NS, caseStatusFields, IDENTIFIER, readIncoming } from '../xml/approval.js';
 import { readXml, sequence, XML_LIMITS } from '../xml/read.js';
 import { bearer } from './xml-endpoint.js';
 
@@ -21,7 +21,7 @@ export const WSDL_FILE = join(SCHEMAS_DIR, 'soap/approval.wsdl');
 const OPERATIONS: Record<string, IncomingKind | null> = { SubmitOpinion: 'opinion', AcknowledgeNotification: 'receipt', ReportPermit: 'permit', GetCaseStatus: null };
 
 /** What the pre-check read from the envelope; the service handlers use it rather than the soap package's looser parse. */
-type Call = { operation: string; msg?: IncomingMessage; caseId?: string };
+type Call = { operation: string; kind?: IncomingKind; document?: string; caseId?: string };
 
 /** A refusal as a SOAP 1.1 fault: faultcode Client or Server (retryable), the catalogue code in faultstring and detail. */
 interface Refusal {
@@ -74,7 +74,10 @@ function precheck(body: string): Call {
     const f = sequence(op, APPROVAL_NS, [{ name: 'caseId', required: true, pattern: IDENTIFIER }]);
     return { operation: op.name, caseId: String(f.caseId) };
   }
-  return { operation: op.name, msg: incomingFrom(kind!, sequence(op, APPROVAL_NS, INCOMING_RULES[kind!])) };
+  // The signed document travels as text: its signature is checked on the bytes the department signed.
+  const document = String(sequence(op, APPROVAL_NS, [{ name: 'document', required: true }]).document);
+  readIncoming(document);
+  return { operation: op.name, kind: kind!, document };
 }
 
 /** The WSDL as served: its address is where the client fetched it from, so generated clients call this gateway. */
@@ -131,7 +134,7 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
       }
     };
   const accept = operation(async (call, token) => {
-    const r = await gw.inbound.accept(call.msg!, { adapter: 'soap', token });
+    const r = await gw.inbound.receive({ format: 'xmldsig', raw: call.document! }, { adapter: 'soap', token }, { kind: call.kind });
     if (!r.ok) throw faultObject(r);
     return { duplicate: String(r.duplicate), caseId: r.caseId, caseStatus: r.caseStatus };
   });

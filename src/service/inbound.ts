@@ -1,21 +1,61 @@
-// Incoming department messages from every channel (SOAP, XML, AMQP, REST): identity checks, then one effect per message id.
+// Incoming department messages from every channel (SOAP, XML, AMQP, REST): channel, signature, replay and reviewer checks, then one effect per message id.
 import type { Logger } from 'pino';
-import type { CaseStatusView, Channel, Inbound, IncomingMessage, InboundResult } from '../../adapters/adapter.js';
+import type { CaseStatusView, Channel, Inbound, IncomingMessage, InboundResult, SignedWire, WireExpectation } from '../../adapters/adapter.js';
 import type { Dispatcher } from '../bus/dispatcher.js';
 import type { GatewayConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Actor, Case } from '../domain/types.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { appendEvents } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
+import type { KeyRegistry } from '../trust/keys.js';
+import { claimsOf, verifyIncoming, wireHash, xmlIsSigned, type Claims, type SignatureSettings } from '../trust/messages.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
+import { readIncoming } from '../xml/approval.js';
 import type { CaseService, InboundRef } from './cases.js';
 
 /** Endpoints the gateway itself serves; a message arriving there is bound to its department by the reviewer's token. */
 export const GATEWAY_ENDPOINTS = new Set(['rest', 'soap', 'xml']);
 
+/** How much of a refused message is kept for inspection. */
+export const REFUSED_RAW_LIMIT = 8192;
+
 type Refusal = Extract<InboundResult, { ok: false }>;
 
 const refusal = (e: GatewayError): Refusal => ({ ok: false, code: e.code, httpStatus: e.status, message: e.message, retryable: e.retryable });
+
+/** The three factors of an answer (channel, department's signature, reviewer), plus the message's own identity (replay, request). */
+type Factor = 'channel' | 'signature' | 'message' | 'reviewer';
+
+/** A trust check that failed: the caller's error, and for the record which factor failed and why (never sent to the caller). */
+class Untrusted extends Error {
+  constructor(
+    readonly error: GatewayError,
+    readonly factor: Factor,
+    readonly reason: string,
+  ) {
+    super(error.message);
+  }
+}
+
+/** Runs a check and labels a catalogued failure with its factor. */
+async function factor<T>(f: Factor, check: () => Promise<T> | T): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof GatewayError) throw new Untrusted(e, f, e.message);
+    throw e;
+  }
+}
+
+/** What the inbound service needs to check signatures. */
+export interface TrustContext {
+  keys: KeyRegistry;
+  gatewayId: string;
+  signatures: SignatureSettings;
+  /** Tells the audit sealer and live streams that events were committed. */
+  committed: () => void;
+}
 
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
@@ -27,6 +67,7 @@ export class InboundService implements Inbound {
     private readonly dispatcher: Dispatcher,
     private readonly tokens: TokenService,
     private readonly log: Logger,
+    private readonly trust: TrustContext,
     private readonly metrics?: GatewayMetrics,
   ) {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
@@ -37,46 +78,181 @@ export class InboundService implements Inbound {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
   }
 
-  async accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
-    const r = await this.handle(msg, channel);
-    this.metrics?.inbound.inc({ channel: channel.adapter, kind: String(msg.kind), result: r.ok ? (r.duplicate ? 'duplicate' : 'ok') : r.code });
+  async receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}): Promise<InboundResult> {
+    const claims = claimsOf(wire);
+    let r: InboundResult;
+    try {
+      if (wire.format === 'xmldsig' && !this.trust.signatures.required && !xmlIsSigned(wire.raw)) return await this.accept(readIncoming(wire.raw).msg, channel);
+      const { msg, actor } = await this.check(wire, claims, channel, expect);
+      r = await this.effect(msg, channel, actor);
+    } catch (e) {
+      r = await this.refused(e, channel, claims, wire.raw);
+    }
+    this.count(channel, claims.kind, r);
     return r;
   }
 
-  private async handle(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
+  async accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
+    const claims: Claims = { messageId: msg.messageId, sender: msg.departmentId, kind: msg.kind, caseId: msg.caseId };
+    let r: InboundResult;
     try {
-      const actor = await this.identify(msg.departmentId, channel, msg.kind !== 'receipt');
-      switch (msg.kind) {
-        case 'opinion': {
-          if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
-          if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
-          const decision = msg.decision;
-          const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref));
-          return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
-        }
-        case 'permit': {
-          if (!msg.permitNumber) throw new GatewayError('VALIDATION_FAILED', { summary: 'a permit report needs a permit number' });
-          const permitNumber = msg.permitNumber;
-          const { duplicate, c } = await this.once(msg, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
-          return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
-        }
-        case 'receipt': {
-          if (!msg.ackOf) throw new GatewayError('VALIDATION_FAILED', { summary: 'a receipt names the message it acknowledges' });
-          const r = await this.dispatcher.receipt(msg.ackOf, msg.departmentId, channel.adapter);
-          if (r === 'unknown') throw new GatewayError('MESSAGE_NOT_FOUND', { messageId: msg.ackOf, departmentId: msg.departmentId });
-          const c = await this.cases.get(msg.caseId).catch(() => null);
-          return { ok: true, duplicate: r === 'already', caseId: msg.caseId, caseStatus: c?.status ?? 'unknown' };
-        }
-        default:
-          throw new GatewayError('VALIDATION_FAILED', { summary: `unknown message kind ${String((msg as { kind: unknown }).kind)}` });
-      }
+      if (this.trust.signatures.required) throw new Untrusted(new GatewayError('MESSAGE_UNSIGNED'), 'signature', 'no signature');
+      await factor('channel', () => this.checkChannel(msg.departmentId, channel));
+      const actor = await this.reviewer(msg, channel);
+      r = await this.effect(msg, channel, actor);
     } catch (e) {
+      r = await this.refused(e, channel, claims, JSON.stringify(msg));
+    }
+    this.count(channel, msg.kind, r);
+    return r;
+  }
+
+  private count(channel: Channel, kind: string | undefined, r: InboundResult): void {
+    this.metrics?.inbound.inc({ channel: channel.adapter, kind: String(kind ?? 'unknown'), result: r.ok ? (r.duplicate ? 'duplicate' : 'ok') : r.code });
+  }
+
+  /**
+   * The checks before any effect, each on its own and refused with its own code: the channel is the claimed sender's,
+   * the signature is a current key's of that sender over a message to this gateway within the window, the message id is
+   * new or these are its very bytes again, a quoted request is one this gateway sent, and the reviewer is entitled.
+   */
+  private async check(wire: SignedWire, claims: Claims, channel: Channel, expect: WireExpectation): Promise<{ msg: IncomingMessage; actor: Actor }> {
+    if (claims.sender) {
+      const sender = claims.sender;
+      await factor('channel', () => this.checkChannel(sender, channel));
+    }
+    const hash = wireHash(wire.raw);
+    // These exact bytes accepted before, within the window then: a resend (a redelivery after a broker restart) is no replay.
+    const known = claims.messageId !== undefined && (await this.storedHash(claims.messageId)) === hash;
+    const v = await factor('signature', () => verifyIncoming(wire, this.trust.keys, { receiver: this.trust.gatewayId, windowSeconds: this.trust.signatures.windowSeconds, checkWindow: !known }));
+    const msg = v.msg;
+    await factor('signature', () => {
+      // The signed content decides; the transport around it (path, operation, properties) must say the same.
+      const differs = (what: string, signed: string, said: string | undefined) => {
+        if (said !== undefined && said !== signed) throw new GatewayError('SIGNATURE_INVALID', { reason: `the signed message names ${what} ${signed}, the request ${said}` });
+      };
+      differs('message id', msg.messageId, claims.messageId);
+      differs('message id', msg.messageId, expect.messageId);
+      differs('kind', msg.kind, expect.kind);
+      differs('case', msg.caseId, expect.caseId);
+      differs('department', msg.departmentId, expect.departmentId);
+    });
+    if (!claims.sender) await factor('channel', () => this.checkChannel(msg.departmentId, channel));
+    const replayed = () => new GatewayError('MESSAGE_REPLAYED', { messageId: msg.messageId });
+    const stored = await this.storedHash(msg.messageId);
+    if (stored !== undefined && stored !== hash) throw new Untrusted(replayed(), 'message', 'the message id was taken by other content');
+    if (msg.requestHash) await factor('message', () => this.checkRequest(msg));
+    const actor = await this.reviewer(msg, channel);
+    // Claimed only once every check passed, so a message refused for its reviewer may be sent again, corrected, under its id.
+    if (stored === undefined) await factor('message', () => this.claim(msg, hash, replayed));
+    return { msg, actor };
+  }
+
+  /** The message id is taken by its first accepted signed content; a copy with other content that raced it in is a replay. */
+  private async claim(msg: IncomingMessage, hash: string, replayed: () => GatewayError): Promise<void> {
+    await this.db.run('INSERT INTO inbox_hashes (message_id, message_hash, sender, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING', [msg.messageId, hash, msg.departmentId, Date.now()]);
+    // A copy with other content may have raced this one in; whichever was stored first owns the id.
+    if ((await this.storedHash(msg.messageId)) !== hash) throw replayed();
+  }
+
+  private async storedHash(messageId: string): Promise<string | undefined> {
+    return (await this.db.get<{ message_hash: string }>('SELECT message_hash FROM inbox_hashes WHERE message_id = $1', [messageId]))?.message_hash;
+  }
+
+  /** A quoted request must be a signed message this gateway sent to the sender: for a receipt the one it acknowledges, otherwise one of the same case. */
+  private async checkRequest(msg: IncomingMessage): Promise<void> {
+    const row = await this.db.get<{ message_id: string; department_id: string; case_id: string | null }>('SELECT message_id, department_id, case_id FROM sent_hashes WHERE message_hash = $1', [msg.requestHash]);
+    const ok = !!row && row.department_id === msg.departmentId && (msg.kind === 'receipt' ? row.message_id === msg.ackOf : row.case_id === msg.caseId);
+    if (!ok) throw new GatewayError('REQUEST_HASH_UNKNOWN', { departmentId: msg.departmentId });
+  }
+
+  /** A configured adapter carries only its own departments' messages; a department's own queue only that department's. */
+  private checkChannel(departmentId: string, channel: Channel): void {
+    if (!this.adapterOf.has(departmentId)) throw new GatewayError('UNKNOWN_DEPARTMENT', { departmentId });
+    const endpoint = GATEWAY_ENDPOINTS.has(channel.adapter);
+    if (!endpoint && this.adapterOf.get(departmentId) !== channel.adapter) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
+    if (channel.department !== undefined && channel.department !== departmentId) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
+  }
+
+  /**
+   * Who decided. Opinions and permit reports, and everything over the gateway's own endpoints, need the token of a reviewer
+   * of the sending department who logged in with password and one-time code, for this gateway, unexpired. The caller
+   * learns only that the reviewer was not accepted; the record says why.
+   */
+  private async reviewer(msg: IncomingMessage, channel: Channel): Promise<Actor> {
+    const endpoint = GATEWAY_ENDPOINTS.has(channel.adapter);
+    if (msg.kind === 'receipt' && !endpoint) return { kind: 'adapter', id: msg.departmentId, adapter: channel.adapter };
+    if (!channel.token) throw new Untrusted(new GatewayError('UNAUTHENTICATED'), 'reviewer', 'no reviewer token');
+    const no = (reason: string) => new Untrusted(new GatewayError('REVIEWER_NOT_AUTHORISED', { departmentId: msg.departmentId }), 'reviewer', reason);
+    let p: Principal;
+    try {
+      // Issuer, audience, expiry and signature are the token service's checks.
+      p = await this.tokens.verify(channel.token);
+    } catch {
+      throw no('token not valid: bad signature, expired, or for another issuer or audience');
+    }
+    if (!p.amr.includes('pwd') || !p.amr.includes('otp')) throw no(`login by ${p.username} without both password and one-time code (amr ${p.amr.join(',') || 'empty'})`);
+    if (p.role !== 'reviewer') throw no(`${p.username} has role ${p.role}, not reviewer`);
+    // One department, one level: a city department's reviewer answers only the city department's reviews.
+    if (p.departmentId !== msg.departmentId) throw no(`${p.username} reviews for ${p.departmentId ?? 'no department'}, not ${msg.departmentId}`);
+    return { kind: 'user', id: p.username, role: p.role, adapter: channel.adapter };
+  }
+
+  /** A refused message: kept (without credentials: tokens travel outside the message) and audited in one transaction, never touching a case. */
+  private async refused(e: unknown, channel: Channel, claims: Claims, raw: string): Promise<Refusal> {
+    if (!(e instanceof Untrusted)) {
       if (e instanceof GatewayError) {
-        this.log.info({ messageId: msg.messageId, kind: msg.kind, departmentId: msg.departmentId, channel: channel.adapter, code: e.code }, 'incoming message refused');
+        // The message was trusted; its effect was refused (a closed review, an unknown case, ...).
+        this.log.info({ messageId: claims.messageId, kind: claims.kind, departmentId: claims.sender, channel: channel.adapter, code: e.code }, 'incoming message refused');
         return refusal(e);
       }
-      this.log.error({ messageId: msg.messageId, err: (e as Error).message }, 'incoming message failed');
+      this.log.error({ messageId: claims.messageId, err: (e as Error).message }, 'incoming message failed');
       return { ok: false, code: 'INTERNAL', httpStatus: 500, message: 'Internal error; try again.', retryable: true };
+    }
+    const at = Date.now();
+    const code = e.error.code;
+    const record = { channel: channel.adapter, claimedSender: claims.sender ?? null, messageId: claims.messageId ?? null, kind: claims.kind ?? null, caseId: claims.caseId ?? null, code, factor: e.factor, reason: e.reason };
+    this.log.warn(record, 'incoming message refused');
+    try {
+      await this.db.tx(async (sql) => {
+        await sql.run('INSERT INTO refused_messages (at, channel, claimed_sender, message_id, kind, case_id, code, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+          at, record.channel, record.claimedSender, record.messageId, record.kind, record.caseId, code, `${e.factor}: ${e.reason}`, raw.slice(0, REFUSED_RAW_LIMIT),
+        ]);
+        // Not on the case (caseId null): a refused message leaves the case and its timeline as they were.
+        await appendEvents(sql, null, at, { kind: 'adapter', id: channel.adapter, adapter: channel.adapter }, [{ action: 'message.refused', data: record }]);
+      });
+      this.trust.committed();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, code }, 'refused message not recorded');
+    }
+    return refusal(e.error);
+  }
+
+  /** The message's effect, once per message id. */
+  private async effect(msg: IncomingMessage, channel: Channel, actor: Actor): Promise<InboundResult> {
+    switch (msg.kind) {
+      case 'opinion': {
+        if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
+        if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
+        const decision = msg.decision;
+        const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref));
+        return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
+      }
+      case 'permit': {
+        if (!msg.permitNumber) throw new GatewayError('VALIDATION_FAILED', { summary: 'a permit report needs a permit number' });
+        const permitNumber = msg.permitNumber;
+        const { duplicate, c } = await this.once(msg, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
+        return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
+      }
+      case 'receipt': {
+        if (!msg.ackOf) throw new GatewayError('VALIDATION_FAILED', { summary: 'a receipt names the message it acknowledges' });
+        const r = await this.dispatcher.receipt(msg.ackOf, msg.departmentId, channel.adapter);
+        if (r === 'unknown') throw new GatewayError('MESSAGE_NOT_FOUND', { messageId: msg.ackOf, departmentId: msg.departmentId });
+        const c = await this.cases.get(msg.caseId).catch(() => null);
+        return { ok: true, duplicate: r === 'already', caseId: msg.caseId, caseStatus: c?.status ?? 'unknown' };
+      }
+      default:
+        throw new GatewayError('VALIDATION_FAILED', { summary: `unknown message kind ${String((msg as { kind: unknown }).kind)}` });
     }
   }
 
@@ -121,19 +297,5 @@ export class InboundService implements Inbound {
   private async principal(channel: Channel): Promise<Principal> {
     if (!channel.token) throw new GatewayError('UNAUTHENTICATED');
     return this.tokens.verify(channel.token);
-  }
-
-  /**
-   * Who acts. A configured adapter must be the sending department's own; opinions and permits also need a reviewer of that
-   * department (their token), whichever channel they came over.
-   */
-  private async identify(departmentId: string, channel: Channel, needsReviewer: boolean): Promise<Actor> {
-    if (!this.adapterOf.has(departmentId)) throw new GatewayError('UNKNOWN_DEPARTMENT', { departmentId });
-    const endpoint = GATEWAY_ENDPOINTS.has(channel.adapter);
-    if (!endpoint && this.adapterOf.get(departmentId) !== channel.adapter) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
-    if (!needsReviewer && !endpoint) return { kind: 'adapter', id: departmentId, adapter: channel.adapter };
-    const p = await this.principal(channel);
-    if (p.role !== 'reviewer' || p.departmentId !== departmentId) throw new GatewayError('FORBIDDEN');
-    return { kind: 'user', id: p.username, role: p.role, adapter: channel.adapter };
   }
 }

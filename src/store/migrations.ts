@@ -152,6 +152,36 @@ const MIGRATIONS: string[][] = [
       summary TEXT NOT NULL
     )`,
   ],
+  // 4: signed messages. The hash of each accepted incoming message beside its inbox entry (the same id with other content
+  // is a replay); the hash of each signed message sent, which an answer may quote; refused messages kept for inspection.
+  [
+    `CREATE TABLE inbox_hashes (
+      message_id TEXT PRIMARY KEY,
+      message_hash TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      received_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE sent_hashes (
+      message_hash TEXT PRIMARY KEY,
+      message_id TEXT NOT NULL,
+      department_id TEXT NOT NULL,
+      case_id TEXT,
+      sent_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE refused_messages (
+      id {serial},
+      at BIGINT NOT NULL,
+      channel TEXT NOT NULL,
+      claimed_sender TEXT,
+      message_id TEXT,
+      kind TEXT,
+      case_id TEXT,
+      code TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      raw TEXT NOT NULL
+    )`,
+    `CREATE INDEX refused_messages_at ON refused_messages (at)`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

@@ -11,10 +11,20 @@ export const IDENTIFIER = /^[\x21-\x7e]{1,128}$/;
 export const DEPARTMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const DECISIONS = ['approve', 'refuse', 'extend'] as const;
 
+/** xs:dateTime as the gateway accepts it: a full date and time with a zone. */
+export const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+export const HASH = /^[A-Za-z0-9_-]{43}$/;
+/** The enveloped XML-DSig signature's namespace; a signed document's last child is its Signature. */
+const DSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
+
+/** The header every department document carries, as X-Road's protocol has it: who, to whom, which case, when, answering what. */
 const COMMON: FieldRule[] = [
   { name: 'messageId', required: true, pattern: IDENTIFIER },
   { name: 'departmentId', required: true, pattern: DEPARTMENT_ID },
+  { name: 'receiver', required: true, pattern: IDENTIFIER },
   { name: 'caseId', required: true, pattern: IDENTIFIER },
+  { name: 'issuedAt', required: true, pattern: DATE_TIME },
+  { name: 'requestHash', pattern: HASH },
 ];
 
 /** Fields of each incoming document, in XSD sequence order. */
@@ -30,6 +40,7 @@ export const INCOMING_ROOTS: Record<string, IncomingKind> = { opinion: 'opinion'
 /** Maps a checked field record onto the inbound message; every value is a string, as the XSD says. */
 export function incomingFrom(kind: IncomingKind, f: Record<string, unknown>): IncomingMessage {
   const msg: IncomingMessage = { messageId: String(f.messageId), kind, departmentId: String(f.departmentId), caseId: String(f.caseId) };
+  if (typeof f.requestHash === 'string') msg.requestHash = f.requestHash;
   if (kind === 'opinion') {
     msg.decision = f.decision as IncomingMessage['decision'];
     msg.reasons = typeof f.reasons === 'string' ? f.reasons : null;
@@ -38,16 +49,33 @@ export function incomingFrom(kind: IncomingKind, f: Record<string, unknown>): In
   return msg;
 }
 
-/** Reads an incoming document (opinion, receipt, permitReport) with the hardened reader and checks it against the XSD's rules. */
-export function readIncoming(body: string | Buffer, limits: XmlLimits = XML_LIMITS): IncomingMessage {
-  const root = readXml(body, limits);
-  return incomingElement(root);
+/** A department's document as read: the message, its addressee and its issue time (checked by the inbound service). */
+export interface IncomingDocument {
+  msg: IncomingMessage;
+  receiver: string;
+  issuedAt: string;
+  /** Whether the root's last child is an XML-DSig Signature (verified elsewhere). */
+  signed: boolean;
 }
 
-export function incomingElement(root: XmlElement): IncomingMessage {
+/** Reads an incoming document (opinion, receipt, permitReport) with the hardened reader and checks it against the XSD's rules. */
+export function readIncoming(body: string | Buffer, limits: XmlLimits = XML_LIMITS): IncomingDocument {
+  return incomingElement(readXml(body, limits));
+}
+
+export function incomingElement(root: XmlElement): IncomingDocument {
   const kind = INCOMING_ROOTS[root.name];
   if (!kind || root.ns !== APPROVAL_NS) throw new GatewayError('MALFORMED_XML', { reason: `the root element must be opinion, receipt or permitReport in namespace ${APPROVAL_NS}` });
-  return incomingFrom(kind, sequence(root, APPROVAL_NS, INCOMING_RULES[kind]));
+  const { fields, signed } = withoutSignature(root);
+  const f = sequence(fields, APPROVAL_NS, INCOMING_RULES[kind]);
+  return { msg: incomingFrom(kind, f), receiver: String(f.receiver), issuedAt: String(f.issuedAt), signed };
+}
+
+/** The root without its enveloped signature, which may only be the last child (the XSD's trailing xs:any). */
+function withoutSignature(root: XmlElement): { fields: XmlElement; signed: boolean } {
+  const last = root.children[root.children.length - 1];
+  const signed = last?.ns === DSIG_NS && last.name === 'Signature';
+  return { fields: signed ? { ...root, children: root.children.slice(0, -1) } : root, signed };
 }
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: false, suppressEmptyNode: false, processEntities: true });
@@ -129,7 +157,7 @@ export interface ReadOutgoing {
 export function readOutgoing(body: string | Buffer, limits: XmlLimits = XML_LIMITS): ReadOutgoing {
   const root = readXml(body, limits);
   if (root.ns !== APPROVAL_NS || !Object.values(OUTGOING_ROOTS).includes(root.name)) throw new GatewayError('MALFORMED_XML', { reason: 'not a gateway message' });
-  const [header, ...rest] = root.children;
+  const [header, ...rest] = withoutSignature(root).fields.children;
   if (!header || header.name !== 'header') throw new GatewayError('MALFORMED_XML', { reason: 'the header comes first' });
   const h = sequence(header, APPROVAL_NS, HEADER_RULES) as Record<string, string | undefined>;
   const fields: Record<string, string> = {};
@@ -141,10 +169,17 @@ export function readOutgoing(body: string | Buffer, limits: XmlLimits = XML_LIMI
   return { kind: h.kind!, messageId: h.messageId!, sender: h.sender!, receiver: h.receiver!, caseId: h.caseId ?? null, issuedAt: h.issuedAt!, attempt: h.attempt!, fields };
 }
 
-/** An incoming document as a department writes it. */
-export function incomingDocument(msg: IncomingMessage): string {
+/** An incoming document as a department writes it (unsigned; the department signs it with signXml). */
+export function incomingDocument(msg: IncomingMessage, header: { receiver: string; issuedAt: string }): string {
   const root = Object.entries(INCOMING_ROOTS).find(([, k]) => k === msg.kind)![0];
-  const base = { messageId: msg.messageId, departmentId: msg.departmentId, caseId: msg.caseId };
+  const base = {
+    messageId: msg.messageId,
+    departmentId: msg.departmentId,
+    receiver: header.receiver,
+    caseId: msg.caseId,
+    issuedAt: header.issuedAt,
+    ...(msg.requestHash ? { requestHash: msg.requestHash } : {}),
+  };
   if (msg.kind === 'opinion') return approvalDocument(root, { ...base, decision: msg.decision, ...(msg.reasons ? { reasons: msg.reasons } : {}) });
   if (msg.kind === 'receipt') return approvalDocument(root, { ...base, ackOf: msg.ackOf });
   return approvalDocument(root, { ...base, permitNumber: msg.permitNumber });

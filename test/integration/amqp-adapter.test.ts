@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { AmqpDepartmentSim } from '../../adapters/amqp/sim.js';
 import { createAmqpAdapter, type AmqpAdapter } from '../../adapters/amqp/index.js';
 import { application, client, freshStore, login, silentLogger, startGateway, STORES, type Client, type Running } from '../support/harness.js';
+import { expectRefusalRecorded } from '../support/signing.js';
 import { AMQP_TEST_URL, amqpConfig, brokerConsumers, brokerExchanges, brokerQueues, closeConnections, deadLetterCount, deleteRun, drainDeadLetters, uniquePrefix, until } from '../support/amqp.js';
 
 const DEPARTMENTS = ['xw-culture', 'xw-fire'];
@@ -78,7 +79,9 @@ for (const kind of STORES) {
       expect(Number(m.next_attempt_at)).to.be.greaterThan(Date.now() + 20_000);
       expect((await getCase(a)).reviews[0].state).to.equal('pending_delivery');
       const got = await until('the notification at the department', async () => sim.received.find((r) => r.messageId === m.id));
-      expect(got.properties).to.include({ deliveryMode: 2, messageId: m.id, correlationId: a, type: 'notification', appId: 'xuanwu-gateway', contentType: 'application/json' });
+      expect(got.properties).to.include({ deliveryMode: 2, messageId: m.id, correlationId: a, type: 'notification', appId: 'xuanwu-gateway', contentType: 'application/jose' });
+      // The body is the gateway's signed envelope, which the department verified (none refused).
+      expect(sim.badSignatures).to.deep.equal([]);
       expect(Math.abs(got.properties.timestamp - Date.now() / 1000)).to.be.lessThan(60);
       expect(got.properties.headers).to.include({ 'x-pag-attempt': 1 });
       expect(got.body).to.include({ messageId: m.id, kind: 'notification', sender: 'xuanwu-gateway', receiver: 'xw-culture', caseId: a });
@@ -87,7 +90,8 @@ for (const kind of STORES) {
       // The receipt comes on Monday: the five working days count from then (to 13 October across the National Day holidays),
       // not from Friday's sending (which would end on 10 October).
       await admin.put('/api/admin/clock', { now: '2025-09-29T02:00:00Z' });
-      await sim.receiptFor(m.id, a);
+      // The receipt quotes the hash of the notification as received (checked against what the gateway sent).
+      await sim.receiptFor(m.id, a, got.hash);
       await until('the receipt to deliver the message', async () => (await message(a)).state === 'delivered');
       const r = (await getCase(a)).reviews[0];
       expect(r).to.include({ state: 'delivered', deliveredAt: '2025-09-29T02:00:00.000Z' });
@@ -200,15 +204,34 @@ for (const kind of STORES) {
       await until('every refused message in the dead-letter queue', async () => (await deadLetterCount(prefix)) === sent.length + 1);
       const dead = await drainDeadLetters(prefix);
       expect(dead.map((m) => m.properties.messageId ?? null).sort()).to.deep.equal([...sent, null].sort());
+      const expected: Record<string, string> = {
+        'bad-json': 'MALFORMED_MESSAGE',
+        'bad-type': 'MALFORMED_MESSAGE',
+        'bad-field': 'VALIDATION_FAILED',
+        'no-case': 'VALIDATION_FAILED',
+        // Signed by the health bureau, in the culture bureau's own queue: the channel is the culture bureau's.
+        'other-department-in-body': 'CHANNEL_NOT_BOUND',
+        'not-its-case': 'NOT_FOUND',
+        'no-token': 'UNAUTHENTICATED',
+        'forged-token': 'REVIEWER_NOT_AUTHORISED',
+        'other-reviewer': 'REVIEWER_NOT_AUTHORISED',
+      };
       for (const m of dead) {
-        if (m.properties.messageId === 'not-on-adapter') expect(m.fields.routingKey).to.equal('xw-police');
-        else expect(m.properties.headers?.['x-first-death-reason'], m.properties.messageId).to.equal('rejected');
+        const id = m.properties.messageId as string | undefined;
+        if (id === 'not-on-adapter') expect(m.fields.routingKey).to.equal('xw-police');
+        else {
+          // The refusal travels with the dead letter, for whoever inspects the queue.
+          expect(m.properties.headers?.['x-pag-refused-code'], id).to.equal(id ? expected[id] : 'MALFORMED_MESSAGE');
+          expect(m.properties.headers?.['x-pag-refused-reason'], id).to.be.a('string').and.not.match(/eyJ/);
+        }
       }
       const after = await getCase(e);
       expect(after.status).to.equal('in_review');
       expect(after.reviews).to.deep.equal(before.reviews);
       expect(after.timeline.length).to.equal(before.timeline.length);
       expect(await run.gw.db.all(`SELECT message_id FROM inbox WHERE message_id IN ('${sent.join("','")}')`)).to.have.length(0);
+      // Refused for a factor of trust: kept for inspection and audited (not the malformed ones, which never reached the checks).
+      for (const id of ['other-department-in-body', 'no-token', 'forged-token', 'other-reviewer']) await expectRefusalRecorded(run.gw, { code: expected[id]!, channel: 'amqp', messageId: id });
       // The department is told why (results go to its own queue only, so none for messages of other departments).
       const codes = Object.fromEntries(
         await until('results for the refused messages', async () => {
@@ -216,16 +239,8 @@ for (const kind of STORES) {
           return r.length === 8 && r;
         }),
       );
-      expect(codes).to.deep.equal({
-        'bad-json': 'MALFORMED_MESSAGE',
-        'bad-type': 'MALFORMED_MESSAGE',
-        'bad-field': 'MALFORMED_MESSAGE',
-        'no-case': 'MALFORMED_MESSAGE',
-        'other-department-in-body': 'MALFORMED_MESSAGE',
-        'no-token': 'UNAUTHENTICATED',
-        'forged-token': 'UNAUTHENTICATED',
-        'other-reviewer': 'FORBIDDEN',
-      });
+      const { 'not-its-case': _fire, ...own } = expected;
+      expect(codes).to.deep.equal(own);
 
       // The same department may still answer properly afterwards.
       await sim.opinion(e, 'approve');
@@ -258,13 +273,24 @@ for (const kind of STORES) {
   });
 }
 
+/** These adapters never send a message that needs signing (no broker; a failure that is put back without a result). */
+const unusedSigner = {
+  json: async () => {
+    throw new Error('not signing in this test');
+  },
+  xml: async () => {
+    throw new Error('not signing in this test');
+  },
+};
+
 describe('AMQP adapter without a broker', function () {
   this.timeout(20_000);
   it('starts anyway, reports itself unhealthy, and refuses to send with a retryable error', async function () {
     // Port 1 on loopback: nothing listens there.
     const a = createAmqpAdapter('nowhere', { url: 'amqp://guest:secret@127.0.0.1:1', connectTimeoutMs: 300, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
-    const inbound = { accept: async () => ({ ok: false as const, code: 'X', httpStatus: 500, message: '', retryable: true }), caseStatus: async () => ({ ok: false as const, code: 'X', httpStatus: 500, message: '', retryable: true }) };
-    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'] });
+    const no = async () => ({ ok: false as const, code: 'X', httpStatus: 500, message: '', retryable: true });
+    const inbound = { receive: no, accept: no, caseStatus: no };
+    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner });
     try {
       const h = await a.health();
       expect(h.ok).to.equal(false);
@@ -286,15 +312,13 @@ describe('AMQP adapter: an incoming message that keeps failing for a passing rea
   it('is put back after a pause each time until the delivery limit, then dead-lettered', async function () {
     const calls: number[] = [];
     const failing = { ok: false as const, code: 'INTERNAL', httpStatus: 500, message: 'database restarting', retryable: true };
-    const inbound = {
-      accept: async () => {
-        calls.push(Date.now());
-        return failing;
-      },
-      caseStatus: async () => failing,
+    const fail = async () => {
+      calls.push(Date.now());
+      return failing;
     };
+    const inbound = { receive: fail, accept: fail, caseStatus: async () => failing };
     const a = createAmqpAdapter('amqp', { url: AMQP_TEST_URL, prefix, deliveryLimit: 3, requeueDelayMs: 100 });
-    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'] });
+    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner });
     const sim = new AmqpDepartmentSim({ departmentId: 'xw-culture', url: AMQP_TEST_URL, prefix, token: async () => 'unused' });
     await sim.start();
     try {

@@ -7,15 +7,19 @@ import { join } from 'node:path';
 import { Gateway } from '../../src/gateway.js';
 import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, silentLogger, startGateway, STORES, testSettings } from '../support/harness.js';
+import { openGatewayJson } from '../support/signing.js';
 
 /** A department webhook that records what it receives. */
 async function webhook() {
   const received: any[] = [];
   const app = express();
-  app.use(express.json());
+  app.use(express.text({ type: 'application/jose' }));
   app.post('/notify', (req, res) => {
-    received.push(req.body);
-    res.json({ ok: true });
+    // The department opens the gateway's signed envelope (its signature checked) before taking the message.
+    void openGatewayJson(String(req.body), 'xw-culture').then((body) => {
+      received.push(body);
+      res.json({ ok: true });
+    }, () => res.status(401).json({ ok: false }));
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

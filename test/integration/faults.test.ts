@@ -9,6 +9,7 @@ import { Gateway } from '../../src/gateway.js';
 import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, silentLogger, STORES, testSettings } from '../support/harness.js';
 import { spawnGateway } from '../support/process.js';
+import { openGatewayJson } from '../support/signing.js';
 
 const CASES = 30;
 
@@ -73,13 +74,20 @@ for (const kind of STORES) {
   });
 }
 
-/** A department webhook that takes a little while to answer, so that a gateway can be killed with sends in flight. */
+/** A department webhook that takes a little while to answer, so that a gateway can be killed with sends in flight; it opens each signed envelope as its department. */
 async function slowWebhook(delayMs: number) {
   const received: { messageId: string; caseId: string; departmentId: string; at: number }[] = [];
   const app = express();
-  app.use(express.json());
-  app.post('/notify', (req, res) => {
-    received.push({ messageId: req.body.messageId, caseId: req.body.caseId, departmentId: req.body.receiver, at: Date.now() });
+  app.use(express.text({ type: 'application/jose' }));
+  app.post('/notify', async (req, res) => {
+    const receiver = String(req.headers['x-pag-receiver'] ?? JSON.parse(Buffer.from(String(req.body).split('.')[1] ?? '', 'base64url').toString()).receiver);
+    let body: Record<string, any>;
+    try {
+      body = await openGatewayJson(String(req.body), receiver);
+    } catch {
+      return void res.status(401).json({ ok: false });
+    }
+    received.push({ messageId: body.messageId, caseId: body.caseId, departmentId: body.receiver, at: Date.now() });
     setTimeout(() => res.status(200).json({ ok: true }), delayMs);
   });
   const server: Server = await new Promise((resolve) => {

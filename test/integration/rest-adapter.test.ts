@@ -6,15 +6,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { openGatewayJson } from '../support/signing.js';
 
-/** A department's webhook whose answers the test scripts: a list of status codes, then 200 for ever. */
+/** A department's webhook whose answers the test scripts: a list of status codes, then 200 for ever. It opens each body as the department (the gateway's signature checked). */
 async function webhook(port = 0) {
   const received: { headers: Record<string, unknown>; body: any }[] = [];
   const script: number[] = [];
   const app = express();
-  app.use(express.json());
-  app.post('/notify', (req, res) => {
-    received.push({ headers: req.headers, body: req.body });
+  app.use(express.text({ type: 'application/jose' }));
+  app.post('/notify', async (req, res) => {
+    received.push({ headers: req.headers, body: await openGatewayJson(String(req.body), 'xw-culture') });
     res.status(script.shift() ?? 200).json({ ok: true });
   });
   const server: Server = await new Promise((resolve) => {
@@ -74,6 +75,8 @@ for (const kind of STORES) {
         expect(peer.received).to.have.length(3);
         const last = peer.received[2]!;
         expect(last.headers['message-id']).to.equal(msg.id);
+        // A compact JWS of the envelope, signed with the gateway's key (opened and checked by the webhook above).
+        expect(last.headers['content-type']).to.equal('application/jose');
         expect(last.body).to.include({ messageId: msg.id, kind: 'notification', sender: 'xuanwu-gateway', receiver: 'xw-culture', caseId: a });
         expect(last.body.payload.enterpriseName).to.be.a('string');
         expect((await sec.get(`/api/cases/${a}`)).body.reviews[0].state).to.equal('delivered');

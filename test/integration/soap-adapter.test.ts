@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { callGateway, faultOf, gatewayClient, SAMPLE_MAPPING, startSoapDepartment } from '../../adapters/soap/sim.js';
 import { CONFIG_DIR } from '../../src/paths.js';
 import { XML_LIMITS } from '../../src/xml/read.js';
+import type { IncomingMessage } from '../../adapters/adapter.js';
+import type { SignOptions } from '../../src/trust/department.js';
 import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { expectRefusalRecorded, signerFor } from '../support/signing.js';
 
 async function setup(kind: (typeof STORES)[number], name: string) {
   const store = await freshStore(kind, name);
@@ -128,28 +131,36 @@ for (const kind of STORES) {
         const ops = Object.keys(soapClient.describe().ApprovalService.ApprovalPort);
         expect(ops.sort()).to.deep.equal(['AcknowledgeNotification', 'GetCaseStatus', 'ReportPermit', 'SubmitOpinion']);
         const call = (op: string, args: Record<string, unknown>, token: string | null = t.reviewer) => callGateway(soapClient, op, args, token);
+        // Each operation carries the department's signed document, as over XML over HTTP.
+        const culture = signerFor('xw-culture');
+        const signed = (m: Omit<IncomingMessage, 'departmentId'> & { departmentId?: string }, o: SignOptions = {}) => ({ document: culture.xml({ departmentId: 'xw-culture', ...m }, { signAs: 'xw-culture', ...o }) });
 
         // AcknowledgeNotification: the receipt makes the (unsent) notification delivered and starts the clock.
         const a = await t.newCase();
         const note = await t.outbox(a);
-        expect(await call('AcknowledgeNotification', { messageId: 'ack-1', departmentId: 'xw-culture', caseId: a, ackOf: note.id })).to.deep.equal({ duplicate: false, caseId: a, caseStatus: 'in_review' });
+        expect(await call('AcknowledgeNotification', signed({ messageId: 'ack-1', kind: 'receipt', caseId: a, ackOf: note.id }))).to.deep.equal({ duplicate: false, caseId: a, caseStatus: 'in_review' });
         const status = (await call('GetCaseStatus', { caseId: a })) as any;
         expect(status).to.deep.include({ caseId: a, status: 'in_review' });
         const review = [status.review].flat()[0];
         expect(review).to.include({ departmentId: 'xw-culture', state: 'delivered' });
         expect(Date.parse(review.dueAt)).to.not.be.NaN;
 
-        // SubmitOpinion, then the same message id again: duplicate, nothing changes.
-        expect(await call('SubmitOpinion', { messageId: '0123', departmentId: 'xw-culture', caseId: a, decision: 'approve' })).to.deep.equal({ duplicate: false, caseId: a, caseStatus: 'awaiting_licence' });
+        // SubmitOpinion, then the same signed message again: duplicate, nothing changes; the same id with other content: a replay.
+        const approval = signed({ messageId: '0123', kind: 'opinion', caseId: a, decision: 'approve' });
+        expect(await call('SubmitOpinion', approval)).to.deep.equal({ duplicate: false, caseId: a, caseStatus: 'awaiting_licence' });
         const events = (await t.view(a)).timeline.length;
-        expect(await call('SubmitOpinion', { messageId: '0123', departmentId: 'xw-culture', caseId: a, decision: 'refuse', reasons: 'no' })).to.deep.equal({ duplicate: true, caseId: a, caseStatus: 'awaiting_licence' });
+        expect(await call('SubmitOpinion', approval)).to.deep.equal({ duplicate: true, caseId: a, caseStatus: 'awaiting_licence' });
+        expect(await call('SubmitOpinion', signed({ messageId: '0123', kind: 'opinion', caseId: a, decision: 'refuse', reasons: 'no' }))).to.include({ ok: false, code: 'MESSAGE_REPLAYED' });
+        await expectRefusalRecorded(t.run.gw, { code: 'MESSAGE_REPLAYED', channel: 'soap', messageId: '0123' });
+        // An operation carrying another kind of document than its own is refused.
+        expect(await call('ReportPermit', signed({ messageId: 'wrong-op', kind: 'opinion', caseId: a, decision: 'approve' }))).to.include({ ok: false, code: 'SIGNATURE_INVALID' });
         expect((await t.view(a)).timeline.length).to.equal(events);
         expect(await t.db.get<any>('SELECT message_id FROM inbox WHERE message_id = $1', ['0123'])).to.deep.equal({ message_id: '0123' });
 
         // ReportPermit after the licence.
         const registrar = client(t.run.base, await login(t.run.base, 'registrar'));
         expect((await registrar.post(`/api/cases/${a}/licence`)).status).to.equal(201);
-        expect(await call('ReportPermit', { messageId: 'permit-1', departmentId: 'xw-culture', caseId: a, permitNumber: '00710' })).to.include({ caseStatus: 'operating' });
+        expect(await call('ReportPermit', signed({ messageId: 'permit-1', kind: 'permit', caseId: a, permitNumber: '00710' }))).to.include({ caseStatus: 'operating' });
         expect(((await call('GetCaseStatus', { caseId: a })) as any).status).to.equal('operating');
 
         // Refusals as faults, on a case under review; none changes it.
@@ -157,12 +168,12 @@ for (const kind of STORES) {
         await t.run.gw.dispatcher.runOnce();
         const before = await t.view(b);
         const fire = await login(t.run.base, 'reviewer-xw-fire');
-        const opinion = (id: string, dep = 'xw-culture') => ({ messageId: id, departmentId: dep, caseId: b, decision: 'refuse', reasons: 'no' });
+        const opinion = (id: string, dep = 'xw-culture') => signed({ messageId: id, kind: 'opinion', departmentId: dep, caseId: b, decision: 'refuse', reasons: 'no' });
         expect(await call('SubmitOpinion', opinion('s1'), null)).to.include({ ok: false, code: 'UNAUTHENTICATED' });
-        expect(await call('SubmitOpinion', opinion('s2'), 'not.a.token')).to.include({ ok: false, code: 'UNAUTHENTICATED' });
-        expect(await call('SubmitOpinion', opinion('s3'), fire)).to.include({ ok: false, code: 'FORBIDDEN' });
-        expect(await call('SubmitOpinion', opinion('s4', 'xw-fire'))).to.include({ ok: false, code: 'FORBIDDEN' });
-        expect(await call('SubmitOpinion', { ...opinion('s5'), decision: 'maybe' })).to.include({ ok: false, code: 'MALFORMED_XML' });
+        expect(await call('SubmitOpinion', opinion('s2'), 'not.a.token')).to.include({ ok: false, code: 'REVIEWER_NOT_AUTHORISED' });
+        expect(await call('SubmitOpinion', opinion('s3'), fire)).to.include({ ok: false, code: 'REVIEWER_NOT_AUTHORISED' });
+        expect(await call('SubmitOpinion', opinion('s4', 'xw-fire'))).to.include({ ok: false, code: 'KEY_NOT_VALID' });
+        expect(await call('SubmitOpinion', { document: opinion('s5').document.replace('<decision>refuse</decision>', '<decision>maybe</decision>') })).to.include({ ok: false, code: 'MALFORMED_XML' });
         expect(await call('GetCaseStatus', { caseId: b }, fire)).to.include({ ok: false, code: 'NOT_FOUND' });
         expect(await call('GetCaseStatus', { caseId: b }, null)).to.include({ ok: false, code: 'UNAUTHENTICATED' });
 
@@ -173,11 +184,11 @@ for (const kind of STORES) {
           expect(faultOf(text), what).to.include({ ok: false, code });
           expect(text, what).not.to.match(/\n\s+at |\.js:\d+/);
         };
-        const op = `<SubmitOpinion xmlns="urn:pag:approval:1"><messageId>r1</messageId><departmentId>xw-culture</departmentId><caseId>${b}</caseId><decision>refuse</decision><reasons>no</reasons></SubmitOpinion>`;
+        const op = `<SubmitOpinion xmlns="urn:pag:approval:1"><document>${opinion('r1').document.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</document></SubmitOpinion>`;
         await raw(envelope(op).replace('</soap:Body>', ''), 'malformed', 'MALFORMED_XML');
-        await raw(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${envelope(op.replace('no</reasons>', '&e;</reasons>'))}`, 'DOCTYPE', 'MALFORMED_XML');
-        await raw(envelope(op.replace('<decision>', '<decision>approve</decision><decision>')), 'duplicated element', 'MALFORMED_XML');
-        await raw(envelope(op.replace('no</reasons>', `${'x'.repeat(XML_LIMITS.maxBytes)}</reasons>`)), 'oversized', 'XML_LIMIT_EXCEEDED');
+        await raw(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${envelope(op.replace('</document>', '&e;</document>'))}`, 'DOCTYPE', 'MALFORMED_XML');
+        await raw(envelope(op.replace('</document>', '</document><document>x</document>')), 'duplicated element', 'MALFORMED_XML');
+        await raw(envelope(op.replace('</document>', `${'x'.repeat(XML_LIMITS.maxBytes)}</document>`)), 'oversized', 'XML_LIMIT_EXCEEDED');
         await raw(envelope(`<SubmitOpinion xmlns="urn:pag:approval:1">${'<a>'.repeat(3000)}${'</a>'.repeat(3000)}</SubmitOpinion>`), 'deeply nested', 'XML_LIMIT_EXCEEDED');
         await raw(envelope('<DropTables xmlns="urn:pag:approval:1"/>'), 'unknown operation', 'MALFORMED_XML');
         await raw('', 'empty', 'MALFORMED_XML');
@@ -193,6 +204,9 @@ for (const kind of STORES) {
         await t.dep.answers.idle();
         expect((await t.view(c)).status).to.equal('awaiting_licence');
         expect(t.dep.answers.sent.map((s) => (s.result as { ok: boolean }).ok)).to.deep.equal([true, true]);
+        // The department checked every notice's signature (the signed document in the mapped field signedNotice).
+        expect(t.dep.badSignatures).to.have.length(0);
+        expect(t.dep.received.at(-1)!.doc).to.include({ kind: 'notification', caseId: c, sender: 'xuanwu-gateway', receiver: 'xw-culture' });
         // A malformed answer is refused with a fault and changes nothing.
         t.dep.behaviour = { malformedAnswer: true };
         const d = await t.newCase();

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { validateCreditCode } from '../../src/domain/uscc.js';
 import type { FakeAdapter } from '../../adapters/fake/index.js';
 import { application, client, freshStore, login, startGateway, STORES, type Client, type Running } from '../support/harness.js';
+import { signingClient } from '../support/signing.js';
 
 for (const kind of STORES) {
   describe(`workflow over HTTP (${kind})`, function () {
@@ -18,7 +19,7 @@ for (const kind of STORES) {
       reg = client(run.base, await login(run.base, 'registrar'));
       admin = client(run.base, await login(run.base, 'admin'));
       sup = client(run.base, await login(run.base, 'supervisor'));
-      for (const d of ['xw-health', 'xw-environment', 'xw-fire', 'xw-police', 'xw-culture', 'nj-fire']) reviewers[d] = client(run.base, await login(run.base, `reviewer-${d}`));
+      for (const d of ['xw-health', 'xw-environment', 'xw-fire', 'xw-police', 'xw-culture', 'nj-fire']) reviewers[d] = signingClient(run.base, await login(run.base, `reviewer-${d}`));
       // Friday 2025-09-26, 10:00 in Shanghai.
       expect((await admin.put('/api/admin/clock', { now: '2025-09-26T02:00:00Z' })).status).to.equal(200);
     });

@@ -7,6 +7,7 @@ import { CONFIG_DIR } from '../../src/paths.js';
 import { readResult } from '../../src/xml/approval.js';
 import { XML_LIMITS } from '../../src/xml/read.js';
 import { application, client, freshStore, login, startGateway, STORES, type Running } from '../support/harness.js';
+import { expectRefusalRecorded, signerFor } from '../support/signing.js';
 
 /** A gateway whose culture bureau is the XML department; the test steps the dispatcher itself. */
 async function setup(kind: (typeof STORES)[number], name: string) {
@@ -83,6 +84,9 @@ for (const kind of STORES) {
         expect(doc.fields['form.enterpriseName']).to.match(/^南京玄武测试餐饮有限公司/);
         expect(headers).to.include({ 'message-id': msg.id, 'x-api-key': 'k-1' });
         expect(String(headers['content-type'])).to.match(/^application\/xml/);
+        // The document carries the gateway's enveloped signature, which the department checked (with the gateway's RSA key).
+        expect(t.dep.received[0]!.raw).to.match(/<Signature xmlns="http:\/\/www.w3.org\/2000\/09\/xmldsig#">.*<KeyName>gateway-/);
+        expect(t.dep.badSignatures).to.have.length(0);
         expect((await t.review(a)).state).to.equal('delivered');
 
         // 2. A refusal (422) is final: no retry; failed, visible, and resent on an administrator's request.
@@ -132,9 +136,13 @@ for (const kind of STORES) {
         expect(ok).to.deep.equal({ ok: true, duplicate: false, caseId: a, caseStatus: 'awaiting_licence' });
         expect(await t.db.get<any>('SELECT message_id FROM inbox WHERE message_id = $1', ['0123'])).to.deep.equal({ message_id: '0123' });
         const events = (await t.sec.get(`/api/cases/${a}`)).body.timeline.length;
-        // The same message id again, even with another decision: success, duplicate, nothing changes.
+        // The same message sent again (the department keeps its signed bytes per message id): success, duplicate, nothing changes.
         const again = await t.dep.answers.answerNow(a, 'refuse', 'changed my mind', '0123');
         expect(again).to.deep.equal({ ok: true, duplicate: true, caseId: a, caseStatus: 'awaiting_licence' });
+        // The same id with other content, properly signed: a replay, refused, kept and audited.
+        const replay = t.dep.answers.signer.xml({ messageId: '0123', kind: 'opinion', departmentId: 'xw-culture', caseId: a, decision: 'refuse', reasons: 'changed my mind' });
+        expect((await post(t.run.base, replay, auth)).result).to.include({ ok: false, code: 'MESSAGE_REPLAYED' });
+        await expectRefusalRecorded(t.run.gw, { code: 'MESSAGE_REPLAYED', channel: 'xml', messageId: '0123' });
         const after = (await t.sec.get(`/api/cases/${a}`)).body;
         expect(after.status).to.equal('awaiting_licence');
         expect(after.reviews[0]).to.include({ state: 'approved' });
@@ -151,14 +159,16 @@ for (const kind of STORES) {
         const b = await t.newCase();
         await t.run.gw.dispatcher.runOnce();
         const before = (await t.sec.get(`/api/cases/${b}`)).body;
+        // Signed by the culture bureau's key whatever department the document names.
         const opinion = (id: string, dep = 'xw-culture') =>
-          `<?xml version="1.0"?><opinion xmlns="urn:pag:approval:1"><messageId>${id}</messageId><departmentId>${dep}</departmentId><caseId>${b}</caseId><decision>refuse</decision><reasons>no</reasons></opinion>`;
+          signerFor('xw-culture').xml({ messageId: id, kind: 'opinion', departmentId: dep, caseId: b, decision: 'refuse', reasons: 'no' }, { signAs: 'xw-culture' });
         const fire = await login(t.run.base, 'reviewer-xw-fire');
         const cases: [string, string, Record<string, string>, number, string][] = [
           ['no token', opinion('x1'), { 'content-type': 'application/xml' }, 401, 'UNAUTHENTICATED'],
-          ['bad token', opinion('x2'), { 'content-type': 'application/xml', authorization: 'Bearer not.a.token' }, 401, 'UNAUTHENTICATED'],
-          ['another department', opinion('x3'), { 'content-type': 'text/xml', authorization: `Bearer ${fire}` }, 403, 'FORBIDDEN'],
-          ['posing as another department', opinion('x4', 'xw-fire'), auth, 403, 'FORBIDDEN'],
+          // The reviewer factor fails without saying how (a bad token, or a token of another department).
+          ['bad token', opinion('x2'), { 'content-type': 'application/xml', authorization: 'Bearer not.a.token' }, 403, 'REVIEWER_NOT_AUTHORISED'],
+          ['another department', opinion('x3'), { 'content-type': 'text/xml', authorization: `Bearer ${fire}` }, 403, 'REVIEWER_NOT_AUTHORISED'],
+          ['posing as another department', opinion('x4', 'xw-fire'), auth, 401, 'KEY_NOT_VALID'],
           ['unknown department', opinion('x5', 'xw-nowhere'), auth, 422, 'UNKNOWN_DEPARTMENT'],
           ['malformed', opinion('x6').replace('</opinion>', ''), auth, 400, 'MALFORMED_XML'],
           ['DOCTYPE', opinion('x7').replace('<opinion', '<!DOCTYPE opinion [<!ENTITY x SYSTEM "file:///etc/passwd">]><opinion'), auth, 400, 'MALFORMED_XML'],

@@ -8,7 +8,7 @@ import { readXml, sequence, XML_LIMITS } from '../../src/xml/read.js';
 const NS = 'urn:pag:approval:1';
 const opinion = (inner: string) => `<?xml version="1.0" encoding="UTF-8"?><opinion xmlns="${NS}">${inner}</opinion>`;
 const fields = (over: Record<string, string> = {}) => {
-  const f = { messageId: 'm-1', departmentId: 'xw-fire', caseId: 'c-1', decision: 'approve', ...over };
+  const f = { messageId: 'm-1', departmentId: 'xw-fire', receiver: 'xuanwu-gateway', caseId: 'c-1', issuedAt: '2025-09-26T02:00:00Z', decision: 'approve', ...over };
   return Object.entries(f).map(([k, v]) => `<${k}>${v}</${k}>`).join('');
 };
 
@@ -28,12 +28,17 @@ function refused(fn: () => unknown, code: ErrorCode, reason?: RegExp): GatewayEr
 describe('hardened XML reader', function () {
   it('reads a good opinion, keeping identifiers as strings ("0123" stays "0123")', function () {
     const m = readIncoming(opinion(fields({ messageId: '0123', caseId: '000042', decision: 'refuse' }) + '<reasons>消防通道 &lt;不足&gt; &amp; 需整改 &#x4e2d;</reasons>'));
-    expect(m).to.deep.equal({ messageId: '0123', kind: 'opinion', departmentId: 'xw-fire', caseId: '000042', decision: 'refuse', reasons: '消防通道 <不足> & 需整改 中' });
+    expect(m).to.deep.equal({
+      msg: { messageId: '0123', kind: 'opinion', departmentId: 'xw-fire', caseId: '000042', decision: 'refuse', reasons: '消防通道 <不足> & 需整改 中' },
+      receiver: 'xuanwu-gateway',
+      issuedAt: '2025-09-26T02:00:00Z',
+      signed: false,
+    });
   });
 
   it('accepts a prefixed namespace and resolves it', function () {
-    const m = readIncoming(`<p:receipt xmlns:p="${NS}"><p:messageId>r1</p:messageId><p:departmentId>xw-fire</p:departmentId><p:caseId>c</p:caseId><p:ackOf>m</p:ackOf></p:receipt>`);
-    expect(m).to.include({ kind: 'receipt', ackOf: 'm' });
+    const m = readIncoming(`<p:receipt xmlns:p="${NS}"><p:messageId>r1</p:messageId><p:departmentId>xw-fire</p:departmentId><p:receiver>g</p:receiver><p:caseId>c</p:caseId><p:issuedAt>2025-09-26T02:00:00Z</p:issuedAt><p:ackOf>m</p:ackOf></p:receipt>`);
+    expect(m.msg).to.include({ kind: 'receipt', ackOf: 'm' });
   });
 
   it('refuses the billion laughs (internal entities) without expanding anything', function () {
@@ -70,7 +75,7 @@ describe('hardened XML reader', function () {
 
   it('refuses a duplicated element where one is expected, instead of an array or the last value', function () {
     refused(() => readIncoming(opinion(fields() + '<decision>refuse</decision>')), 'MALFORMED_XML', /decision/);
-    refused(() => readIncoming(opinion('<messageId>a</messageId><messageId>b</messageId><departmentId>xw-fire</departmentId><caseId>c</caseId><decision>approve</decision>')), 'MALFORMED_XML', /messageId/);
+    refused(() => readIncoming(opinion('<messageId>a</messageId><messageId>b</messageId><departmentId>xw-fire</departmentId><receiver>g</receiver><caseId>c</caseId><issuedAt>2025-09-26T02:00:00Z</issuedAt><decision>approve</decision>')), 'MALFORMED_XML', /messageId/);
     // Repeatable elements are the exception, and come back as lists.
     const scope = readXml(`<s xmlns="${NS}"><item>0123</item><item>b</item></s>`);
     expect(sequence(scope, NS, [{ name: 'item', repeated: true }])).to.deep.equal({ item: ['0123', 'b'] });

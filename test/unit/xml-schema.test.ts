@@ -29,6 +29,8 @@ const notification = message('notification', {
   registeredCapital: 2000000, industry: 'catering', businessScope: ['catering', 'cafe'], address: '南京市玄武区珠江路88号', divisionCode: '320102', contact: { name: '李四', phone: '013900000000' }, reviewDays: 5,
 });
 
+const header = { receiver: 'xuanwu-gateway', issuedAt: '2025-09-26T02:00:00.000Z' };
+
 describe('approval XSD and the code', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -39,28 +41,32 @@ describe('approval XSD and the code', function () {
       outgoingDocument(message('extension_ack', { reference: 'r', dueAt: '2025-10-15T15:59:59.999Z' }), new Date())!,
       resultDocument({ ok: true, duplicate: false, caseId: '0123', caseStatus: 'in_review' }),
       resultDocument({ ok: false, code: 'REVIEW_NOT_OPEN', httpStatus: 409, message: 'The review <x> & y', retryable: false }),
-      incomingDocument({ messageId: '0123', kind: 'opinion', departmentId: 'xw-fire', caseId: 'c', decision: 'refuse', reasons: '<script>&' }),
-      incomingDocument({ messageId: 'm', kind: 'receipt', departmentId: 'xw-fire', caseId: 'c', ackOf: 'a' }),
-      incomingDocument({ messageId: 'm', kind: 'permit', departmentId: 'xw-fire', caseId: 'c', permitNumber: '00710' }),
+      incomingDocument({ messageId: '0123', kind: 'opinion', departmentId: 'xw-fire', caseId: 'c', decision: 'refuse', reasons: '<script>&', requestHash: 'A'.repeat(43) }, header),
+      incomingDocument({ messageId: 'm', kind: 'receipt', departmentId: 'xw-fire', caseId: 'c', ackOf: 'a' }, header),
+      incomingDocument({ messageId: 'm', kind: 'permit', departmentId: 'xw-fire', caseId: 'c', permitNumber: '00710' }, header),
     ];
     for (const d of docs) expect(xsdValid(d), d).to.deep.include({ ok: true });
     expect(outgoingDocument(message('something_new', {}), new Date())).to.equal(null);
     const read = readOutgoing(docs[0]!);
     expect(read).to.include({ kind: 'notification', messageId: notification.id, sender: 'xuanwu-gateway', receiver: 'xw-fire', caseId: '0123', issuedAt: '2025-09-26T02:00:00.000Z', attempt: '2' });
     expect(read.fields).to.include({ 'form.enterpriseName': '玄武 <茶> & "咖啡" 有限公司', 'form.businessScope.item': 'catering,cafe', 'form.contact.phone': '013900000000' });
-    expect(readIncoming(docs[5]!)).to.include({ messageId: '0123', reasons: '<script>&' });
+    expect(readIncoming(docs[5]!).msg).to.include({ messageId: '0123', reasons: '<script>&', requestHash: 'A'.repeat(43) });
+    expect(readIncoming(docs[5]!)).to.include({ receiver: 'xuanwu-gateway', issuedAt: header.issuedAt, signed: false });
   });
 
   it('documents the reader refuses for structure are invalid against the XSD too', function () {
     const ns = 'urn:pag:approval:1';
-    const base = '<messageId>m</messageId><departmentId>xw-fire</departmentId><caseId>c</caseId>';
+    const base = '<messageId>m</messageId><departmentId>xw-fire</departmentId><receiver>g</receiver><caseId>c</caseId><issuedAt>2025-09-26T02:00:00Z</issuedAt>';
     const bad = [
       `<opinion xmlns="${ns}">${base}<decision>approve</decision><decision>refuse</decision></opinion>`,
       `<opinion xmlns="${ns}">${base}<decision>maybe</decision></opinion>`,
       `<opinion xmlns="${ns}">${base}</opinion>`,
       `<opinion xmlns="${ns}">${base}<decision>approve</decision><extra/></opinion>`,
-      `<opinion xmlns="${ns}"><caseId>c</caseId><messageId>m</messageId><departmentId>xw-fire</departmentId><decision>approve</decision></opinion>`,
-      `<opinion xmlns="${ns}"><messageId>with space</messageId><departmentId>xw-fire</departmentId><caseId>c</caseId><decision>approve</decision></opinion>`,
+      `<opinion xmlns="${ns}"><caseId>c</caseId><messageId>m</messageId><departmentId>xw-fire</departmentId><receiver>g</receiver><issuedAt>2025-09-26T02:00:00Z</issuedAt><decision>approve</decision></opinion>`,
+      `<opinion xmlns="${ns}"><messageId>with space</messageId><departmentId>xw-fire</departmentId><receiver>g</receiver><caseId>c</caseId><issuedAt>2025-09-26T02:00:00Z</issuedAt><decision>approve</decision></opinion>`,
+      // The header without its addressee and issue time (the form before signed messages).
+      `<opinion xmlns="${ns}"><messageId>m</messageId><departmentId>xw-fire</departmentId><caseId>c</caseId><decision>approve</decision></opinion>`,
+      `<opinion xmlns="${ns}">${base}<requestHash>short</requestHash><decision>approve</decision></opinion>`,
       `<opinion xmlns="${ns}">${base}<decision>refuse</decision><reasons>${'x'.repeat(2001)}</reasons></opinion>`,
       `<permitReport xmlns="${ns}">${base}<permitNumber></permitNumber></permitReport>`,
       `<receipt xmlns="${ns}">${base}</receipt>`,
