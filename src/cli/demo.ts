@@ -25,11 +25,17 @@ interface Desk {
   permit(caseId: string, permitNumber: string): Promise<void>;
 }
 
-/** A department webhook that acknowledges every notification (its reviewers answer through the REST API). */
-async function webhook(): Promise<{ url: string; close: () => Promise<void> }> {
+/** A department webhook that checks the gateway's signature on every notification and acknowledges it (its reviewers answer through the REST API). */
+async function webhook(signer: DepartmentSigner): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void signer.openJson(Buffer.concat(chunks).toString('utf8')).then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+        (e: { code?: string }) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: e.code ?? 'SIGNATURE_INVALID' })),
+      );
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
@@ -153,7 +159,7 @@ export async function runDemo(): Promise<number> {
     await gw.putDepartment({ ...d, adapter }, admin);
   };
   const closers: (() => Promise<void>)[] = [];
-  const hook = await webhook();
+  const hook = await webhook(new DepartmentSigner(gw.keys, 'xw-fire', gatewayId));
   closers.push(hook.close);
   await moveTo('xw-fire', 'fire-webhook', { kind: 'rest', options: { url: hook.url, timeoutMs: 5000 } });
   desks.set('xw-fire', restDesk('xw-fire', 'REST webhook'));
