@@ -342,6 +342,11 @@ describe('end to end: the browser console', function () {
     expect(await p.evaluate(() => location.hash)).to.equal('#/new');
     expect(await p.inputValue('input[name="enterpriseName"]')).to.equal('玄武会话测试咖啡有限公司');
     expect(await p.inputValue('input[name="address"]')).to.equal('南京市玄武区中山路2号');
+
+    // On a tablet held upright the form fits the width: nothing to scroll sideways.
+    await p.setViewportSize({ width: 768, height: 1024 });
+    expect(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).to.equal(true);
+    await shot(p, '14-tablet-application');
     expect(w.errors).to.deep.equal([]);
   });
 
