@@ -1,11 +1,17 @@
 // HTTP client process: logs demo users in once, follows each department's live stream, and drives whole cases over the REST API.
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { DepartmentSigner } from '../src/trust/department.js';
+import { KeyRegistry } from '../src/trust/keys.js';
 import { currentTotp } from '../src/trust/totp.js';
 import { stepClock, stepMeans, type StepTimes } from './inprocess.js';
 import { percentile, pool } from './support.js';
 
 export interface ClientConfig {
   base: string;
+  /** The key registry (demo keys) the departments sign their opinions with, and the gateway's id they address. */
+  certsDir: string;
+  gatewayId: string;
   users: { username: string; password: string; totpSecret: string }[];
   departments: string[];
   scope: string[];
@@ -57,12 +63,14 @@ async function call(base: string, token: string, method: string, path: string, b
 }
 
 function send(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  // A string body is a department's signed message (compact JWS); anything else is JSON.
+  const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const type = typeof body === 'string' ? 'application/jose' : 'application/json';
   return new Promise((resolve, reject) => {
     const req = http.request(`${base}${path}`, {
       method,
       agent,
-      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': type, 'content-length': payload.length } : {}) },
     });
     let answered = false;
     req.on('error', (e: NodeJS.ErrnoException) => {
@@ -180,6 +188,9 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     return r.json;
   };
   const steps: StepTimes = new Map();
+  // Departments sign their opinions, as the gateway requires: the signing is part of what a client does per case.
+  const keys = new KeyRegistry(cfg.certsDir, false);
+  const signers = new Map(cfg.departments.map((d) => [d, new DepartmentSigner(keys, d, cfg.gatewayId)]));
   const flow = async (tag: string, i: number) => {
     const mark = stepClock(steps);
     const c = expect(await call(cfg.base, tok('secretary'), 'POST', '/api/cases', app(tag, i)), 201, 'submit');
@@ -191,7 +202,12 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
     mark('delivery seen');
     await Promise.all(
       cfg.departments.map(async (d) =>
-        expect(await call(cfg.base, tok(`reviewer-${d}`), 'POST', `/api/cases/${c.id}/reviews/${d}/opinion`, { decision: 'approve', reasons: '符合条件' }), 200, `opinion ${d}`),
+        expect(
+          await call(cfg.base, tok(`reviewer-${d}`), 'POST', `/api/cases/${c.id}/reviews/${d}/opinion`,
+            await signers.get(d)!.jws({ messageId: randomUUID(), kind: 'opinion', departmentId: d, caseId: c.id, decision: 'approve', reasons: '符合条件' })),
+          200,
+          `opinion ${d}`,
+        ),
       ),
     );
     mark('4 opinions');

@@ -14,7 +14,7 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
   try {
     const wanted = new Set(['secretary', 'registrar', ...DEPARTMENTS.map((d) => `reviewer-${d}`)]);
     const users = loadDemoUsers(loadConfig(settings(store).configFile)).filter((u) => wanted.has(u.username));
-    const cfg: ClientConfig = { base, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs, streams: process.env.BENCH_HTTP_STREAMS === 'reviewers' ? 'reviewers' : 'secretary' };
+    const cfg: ClientConfig = { base, certsDir: gw.settings.certsDir, gatewayId: gw.config.gateway.id, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs, streams: process.env.BENCH_HTTP_STREAMS === 'reviewers' ? 'reviewers' : 'secretary' };
     const reply = new Promise<{ ok: boolean; result?: ClientResult; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { ok: boolean; result?: ClientResult; error?: string }));
       child.once('exit', (code) => reject(new Error(`HTTP client exited with ${code} before reporting`)));
