@@ -1,13 +1,10 @@
 // Fault tests: SIGKILL in the middle of firing deadlines and of sending notifications, and two gateways sharing one PostgreSQL.
 import { expect } from 'chai';
 import express from 'express';
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import type { FakeAdapter } from '../../adapters/fake/index.js';
 import { Gateway } from '../../src/gateway.js';
-import { CONFIG_DIR } from '../../src/paths.js';
-import { application, client, freshStore, login, silentLogger, STORES, testSettings } from '../support/harness.js';
+import { application, client, freshStore, login, silentLogger, STORES, testSettings, writeConfig } from '../support/harness.js';
 import { spawnGateway } from '../support/process.js';
 import { openGatewayJson } from '../support/signing.js';
 
@@ -111,13 +108,9 @@ for (const kind of STORES) {
     it('delivers every notification, each taking effect once, across a SIGKILL in the middle of a batch', async function () {
       const store = await freshStore(kind, 'sigkill_send');
       const peer = await slowWebhook(30);
-      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-      delete cfg.$schema;
-      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
-      cfg.adapters.simulated = { kind: 'rest', options: { url: peer.url, timeoutMs: 5000 }, retry: { maxAttempts: 20, baseDelayMs: 50, maxDelayMs: 200 } };
-      const file = join(store.dir, 'sending.json');
-      writeFileSync(file, JSON.stringify(cfg));
+      const file = writeConfig(store.dir, 'sending.json', (cfg) => {
+        cfg.adapters.simulated = { kind: 'rest', options: { url: peer.url, timeoutMs: 5000 }, retry: { maxAttempts: 20, baseDelayMs: 50, maxDelayMs: 200 } };
+      });
       // A short lease, so that what the killed gateway had in flight goes out again within the test rather than after a minute.
       const env: Record<string, string> = { PAG_CLOCK: 'manual', DATA_DIR: store.dir, PAG_CONFIG: file, PAG_DISPATCH_LEASE_MS: '1500' };
       if (kind === 'postgres') env.DATABASE_URL = `${store.url}?options=${encodeURIComponent(`-c search_path=${store.schema}`)}`;

@@ -1,10 +1,7 @@
 // Incoming department messages through the inbound service: channel binding, signature, reviewer identity, receipts, once-only effect.
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { IncomingMessage } from '../../adapters/adapter.js';
-import { CONFIG_DIR } from '../../src/paths.js';
-import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig } from '../support/harness.js';
 import { expectRefusalRecorded, signerFor } from '../support/signing.js';
 
 /** The message as its department signs it (compact JWS with the department's demo key). */
@@ -16,14 +13,10 @@ for (const kind of STORES) {
 
     it('delivers a store-and-forward message only on its receipt, resends without one, and fails after the last attempt', async function () {
       const store = await freshStore(kind, 'receipts');
-      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-      delete cfg.$schema;
-      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
-      cfg.adapters.queue = { kind: 'fake', options: { receipts: true }, retry: { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 1000, receiptTimeoutMs: 30_000 } };
-      cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'queue';
-      const file = join(store.dir, 'receipts.json');
-      writeFileSync(file, JSON.stringify(cfg));
+      const file = writeConfig(store.dir, 'receipts.json', (cfg) => {
+        cfg.adapters.queue = { kind: 'fake', options: { receipts: true }, retry: { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 1000, receiptTimeoutMs: 30_000 } };
+        cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'queue';
+      });
       const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
       const { gw } = run;
       try {

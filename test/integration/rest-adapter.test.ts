@@ -2,10 +2,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import type { Server } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CONFIG_DIR } from '../../src/paths.js';
-import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig } from '../support/harness.js';
 import { openGatewayJson } from '../support/signing.js';
 
 /** A department's webhook whose answers the test scripts: a list of status codes, then 200 for ever. It opens each body as the department (the gateway's signature checked). */
@@ -33,14 +30,10 @@ for (const kind of STORES) {
     it('delivers with a message id, retries server errors and an endpoint that was down, fails on a refusal, and resends on request', async function () {
       const store = await freshStore(kind, 'rest');
       const peer = await webhook();
-      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-      delete cfg.$schema;
-      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
-      cfg.adapters.culture = { kind: 'rest', options: { url: peer.url, timeoutMs: 2000 }, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 } };
-      cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
-      const file = join(store.dir, 'rest.json');
-      writeFileSync(file, JSON.stringify(cfg));
+      const file = writeConfig(store.dir, 'rest.json', (cfg) => {
+        cfg.adapters.culture = { kind: 'rest', options: { url: peer.url, timeoutMs: 2000 }, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 } };
+        cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
+      });
       // The test steps the dispatcher itself, so that each attempt happens exactly when it says.
       const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
       const db = run.gw.db;

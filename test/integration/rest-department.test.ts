@@ -1,10 +1,7 @@
 // The simulated REST department: a real webhook that answers through the REST API as configured (approve, refuse, extend, silent, fail a while, twice).
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startRestDepartment } from '../../adapters/rest/sim.js';
-import { CONFIG_DIR } from '../../src/paths.js';
-import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig } from '../support/harness.js';
 
 for (const kind of STORES) {
   describe(`simulated REST department (${kind})`, function () {
@@ -12,14 +9,10 @@ for (const kind of STORES) {
 
     it('answers as configured through the REST API, and its webhook fails for a while when told to', async function () {
       const store = await freshStore(kind, 'rest_department');
-      const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-      delete cfg.$schema;
-      cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-      cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
-      cfg.adapters.culture = { kind: 'rest', options: { url: 'http://127.0.0.1:1/unused', timeoutMs: 5000 }, retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 } };
-      cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
-      const file = join(store.dir, 'rest-department.json');
-      writeFileSync(file, JSON.stringify(cfg));
+      const file = writeConfig(store.dir, 'rest-department.json', (cfg) => {
+        cfg.adapters.culture = { kind: 'rest', options: { url: 'http://127.0.0.1:1/unused', timeoutMs: 5000 }, retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 } };
+        cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
+      });
       const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
       const { gw } = run;
       const dep = await startRestDepartment({ base: run.base, departmentId: 'xw-culture', token: () => login(run.base, 'reviewer-xw-culture') });

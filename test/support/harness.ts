@@ -1,11 +1,12 @@
 // Test harness: a real gateway on a fresh SQLite file or a fresh PostgreSQL schema, a manual clock, and logged-in clients.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { settingsFromEnv, type Settings } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
+import { CONFIG_DIR } from '../../src/paths.js';
 import { PostgresDb } from '../../src/store/postgres.js';
 import type { Db } from '../../src/store/sql.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
@@ -42,6 +43,21 @@ export async function freshStore(kind: StoreKind, name: string): Promise<{ db: (
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes a copy of the default configuration, changed by `change`, into `dir` and returns its path. The copy names the
+ * calendar and demo users by absolute paths, since it lives elsewhere than config/.
+ */
+export function writeConfig(dir: string, name: string, change: (cfg: any) => void): string {
+  const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
+  delete cfg.$schema;
+  cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
+  cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
+  change(cfg);
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(cfg));
+  return file;
 }
 
 export const silentLogger = () => pino({ level: process.env.PAG_TEST_LOG ?? 'silent' });
