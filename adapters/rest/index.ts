@@ -1,24 +1,20 @@
 // JSON/REST webhook adapter: POSTs each message, signed as a compact JWS, to the department's URL; a 2xx answer acknowledges delivery.
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type OutgoingMessage, type SendOutcome } from '../adapter.js';
+import { HttpDelivery, type HttpPostOptions } from '../http-post.js';
 
 /** Settings from schemas/adapters/rest.schema.json. */
-export interface RestOptions {
-  url: string;
-  timeoutMs: number;
-  headers: Record<string, string>;
-}
+export type RestOptions = HttpPostOptions;
 
 export class RestAdapter implements Adapter {
   readonly kind = 'rest';
-  private readonly options: RestOptions;
+  private readonly http: HttpDelivery;
   private ctx: AdapterContext | null = null;
-  private lastError: string | null = null;
 
   constructor(
     readonly name: string,
     options: Record<string, unknown>,
   ) {
-    this.options = { timeoutMs: 10_000, headers: {}, ...(options as Partial<RestOptions>) } as RestOptions;
+    this.http = new HttpDelivery({ timeoutMs: 10_000, headers: {}, ...(options as Partial<RestOptions>) } as RestOptions, 'webhook');
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -30,41 +26,11 @@ export class RestAdapter implements Adapter {
     if (!this.ctx) throw new AdapterError('adapter not started', true);
     // Signed at each attempt: the envelope's issuedAt is when this attempt left, so the department's window check holds.
     const jws = await this.ctx.signer.json(msg);
-    let res: Response;
-    try {
-      res = await fetch(this.options.url, {
-        method: 'POST',
-        headers: {
-          ...this.options.headers,
-          'content-type': 'application/jose',
-          'message-id': msg.id,
-          'x-pag-sender': msg.sender,
-          'x-pag-kind': msg.kind,
-        },
-        body: jws,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      await res.arrayBuffer(); // drain, so the connection can be reused
-    } catch (e) {
-      // fetch reports "fetch failed"; the cause (ECONNREFUSED, a TLS error, a timeout) is what an administrator needs.
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = (e as Error).name === 'TimeoutError' ? `timeout after ${this.options.timeoutMs} ms` : cause?.code ?? cause?.message ?? (e as Error).message;
-      this.lastError = why;
-      throw new AdapterError(`webhook unreachable: ${why}`, true);
-    }
-    if (res.ok) {
-      this.lastError = null;
-      return { status: 'delivered', receipt: res.headers.get('message-id') ?? undefined };
-    }
-    this.lastError = `HTTP ${res.status}`;
-    // A 4xx other than timeout/rate limiting means the department rejected this message; resending the same bytes will not help.
-    const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-    this.ctx?.logger.warn({ adapter: this.name, status: res.status, messageId: msg.id }, 'webhook refused message');
-    throw new AdapterError(`webhook answered HTTP ${res.status}`, retryable);
+    return this.http.post(msg.id, { 'content-type': 'application/jose', 'x-pag-sender': msg.sender, 'x-pag-kind': msg.kind }, jws, this.ctx.logger, this.name);
   }
 
   async health(): Promise<AdapterHealth> {
-    return this.lastError ? { ok: false, detail: `last delivery failed: ${this.lastError}` } : { ok: true, detail: `webhook ${new URL(this.options.url).host}` };
+    return this.http.health();
   }
 }
 
