@@ -1,31 +1,24 @@
 // The SOAP channel against real peers on loopback: the department's own SOAP service, and clients generated from the served WSDL.
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { callGateway, faultOf, gatewayClient, SAMPLE_MAPPING, startSoapDepartment } from '../../adapters/soap/sim.js';
-import { CONFIG_DIR } from '../../src/paths.js';
 import { XML_LIMITS } from '../../src/xml/read.js';
 import type { IncomingMessage } from '../../adapters/adapter.js';
 import type { SignOptions } from '../../src/trust/department.js';
-import { application, client, freshStore, login, startGateway, STORES } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig } from '../support/harness.js';
 import { expectRefusalRecorded, signerFor } from '../support/signing.js';
 
 async function setup(kind: (typeof STORES)[number], name: string) {
   const store = await freshStore(kind, name);
-  const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-  delete cfg.$schema;
-  cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-  cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
   const access = { base: '', departmentId: 'xw-culture', token: undefined as undefined | (() => Promise<string>) };
   const dep = await startSoapDepartment(access, { answer: 'manual' });
-  cfg.adapters.culture = {
-    kind: 'soap',
-    options: { wsdl: dep.wsdl, endpoint: dep.endpoint, ...SAMPLE_MAPPING, timeoutMs: 2000, headers: { 'x-api-key': 'k-1' } },
-    retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 },
-  };
-  cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
-  const file = join(store.dir, 'soap.json');
-  writeFileSync(file, JSON.stringify(cfg));
+  const file = writeConfig(store.dir, 'soap.json', (cfg) => {
+    cfg.adapters.culture = {
+      kind: 'soap',
+      options: { wsdl: dep.wsdl, endpoint: dep.endpoint, ...SAMPLE_MAPPING, timeoutMs: 2000, headers: { 'x-api-key': 'k-1' } },
+      retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 },
+    };
+    cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
+  });
   const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
   access.base = run.base;
   const reviewer = await login(run.base, 'reviewer-xw-culture');

@@ -1,29 +1,22 @@
 // The XML-over-HTTP channel against a real peer on loopback: delivery, retries, refusal, resend; answers through POST /xml/messages.
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startXmlDepartment, type XmlDepartment } from '../../adapters/xml/sim.js';
-import { CONFIG_DIR } from '../../src/paths.js';
 import { readResult } from '../../src/xml/approval.js';
 import { XML_LIMITS } from '../../src/xml/read.js';
-import { application, client, freshStore, login, startGateway, STORES, type Running } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Running } from '../support/harness.js';
 import { expectRefusalRecorded, signerFor } from '../support/signing.js';
 
 /** A gateway whose culture bureau is the XML department; the test steps the dispatcher itself. */
 async function setup(kind: (typeof STORES)[number], name: string) {
   const store = await freshStore(kind, name);
-  const cfg = JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
-  delete cfg.$schema;
-  cfg.calendar = join(CONFIG_DIR, 'calendar/cn.json');
-  cfg.gateway.demoUsers = join(CONFIG_DIR, 'demo-users.json');
   // The department's URL is known only once it listens, and it needs the gateway's address to answer: start it with a
   // placeholder access and fill both in.
   const access = { base: '', departmentId: 'xw-culture', token: undefined as undefined | (() => Promise<string>) };
   const dep = await startXmlDepartment(access, { answer: 'manual' });
-  cfg.adapters.culture = { kind: 'xml', options: { url: dep.url, timeoutMs: 2000, headers: { 'x-api-key': 'k-1' } }, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 } };
-  cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
-  const file = join(store.dir, 'xml.json');
-  writeFileSync(file, JSON.stringify(cfg));
+  const file = writeConfig(store.dir, 'xml.json', (cfg) => {
+    cfg.adapters.culture = { kind: 'xml', options: { url: dep.url, timeoutMs: 2000, headers: { 'x-api-key': 'k-1' } }, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 } };
+    cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'culture';
+  });
   const run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
   access.base = run.base;
   const reviewer = await login(run.base, 'reviewer-xw-culture');
