@@ -4,17 +4,30 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, loadDemoUsers } from '../src/config/load.js';
 import type { ClientConfig, ClientResult } from './http-client.js';
 import type { FlowResult } from './inprocess.js';
-import { DEPARTMENTS, freshStore, SCOPE, settings, startGateway, withTimeout, type StoreKind } from './support.js';
+import type { KeyAlg } from '../src/trust/keys.js';
+import { benchCerts } from './signing.js';
+import { benchConfig, DEPARTMENTS, freshStore, SCOPE, settings, startGateway, withTimeout, type StoreKind } from './support.js';
 
-export async function measureHttp(kind: StoreKind, o: { concurrency: number; warmup: number; maxCount: number; maxMs: number }): Promise<FlowResult & { requests: number; requestsPerSec: number; retries: number; clientCpuShare: number; serverCpuShare: number }> {
+/** How departments sign their opinions in a run: with keys of one algorithm, or not at all (the gateway then accepts unsigned ones). */
+export type Signing = KeyAlg | 'off';
+
+export async function measureHttp(
+  kind: StoreKind,
+  o: { concurrency: number; warmup: number; maxCount: number; maxMs: number },
+  signing: Signing = 'EdDSA',
+): Promise<FlowResult & { signing: Signing; requests: number; requestsPerSec: number; retries: number; clientCpuShare: number; serverCpuShare: number }> {
   const store = await freshStore(kind, 'http');
-  const { gw, base } = await startGateway(store);
+  const over =
+    signing === 'off'
+      ? { configFile: benchConfig(store, (cfg) => void (cfg.gateway.signatures = { required: false })) }
+      : { certsDir: benchCerts(settings(store).certsDir, store.dir, DEPARTMENTS, signing) };
+  const { gw, base } = await startGateway(store, store.db(), over);
   // The client runs in its own process (its own core's worth of event loop), so client work does not slow the server.
   const child = fork(fileURLToPath(new URL('./http-client.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const wanted = new Set(['secretary', 'registrar', ...DEPARTMENTS.map((d) => `reviewer-${d}`)]);
     const users = loadDemoUsers(loadConfig(settings(store).configFile)).filter((u) => wanted.has(u.username));
-    const cfg: ClientConfig = { base, certsDir: gw.settings.certsDir, gatewayId: gw.config.gateway.id, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs, streams: process.env.BENCH_HTTP_STREAMS === 'reviewers' ? 'reviewers' : 'secretary' };
+    const cfg: ClientConfig = { base, certsDir: gw.settings.certsDir, sign: signing !== 'off', gatewayId: gw.config.gateway.id, users, departments: DEPARTMENTS, scope: SCOPE, concurrency: o.concurrency, warmup: o.warmup, maxCount: o.maxCount, maxMs: o.maxMs, streams: process.env.BENCH_HTTP_STREAMS === 'reviewers' ? 'reviewers' : 'secretary' };
     const reply = new Promise<{ ok: boolean; result?: ClientResult; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { ok: boolean; result?: ClientResult; error?: string }));
       child.once('exit', (code) => reject(new Error(`HTTP client exited with ${code} before reporting`)));
@@ -33,6 +46,7 @@ export async function measureHttp(kind: StoreKind, o: { concurrency: number; war
     return {
       store: kind,
       mode: 'http',
+      signing,
       concurrency: o.concurrency,
       warmupCases: r.warmupCases,
       cases: r.cases,

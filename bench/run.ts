@@ -6,16 +6,19 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { measureBareAmqp, measureBareSoap, measureGatewayAmqp, measureGatewaySoap, type BareAmqpResult, type BareSoapResult, type ChannelConfig, type GatewayChannelResult } from './channels.js';
 import { measureDeemed, type DeemedResult } from './deemed.js';
-import { measureHttp } from './http.js';
+import { measureHttp, type Signing } from './http.js';
 import { measureInProcess, type FlowResult } from './inprocess.js';
 import type { MemoryConfig, MemoryResult } from './memory.js';
 import { measureRaw, type RawResult } from './raw.js';
+import { measureSigning, type SigningResult } from './signing.js';
 import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './support.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
 const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
-const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,channels,deemed,memory').split(','));
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,memory').split(','));
+// Departments of the HTTP phase sign opinions with keys of this algorithm; the signing phase repeats it with signing off.
+const SIGNING_ALG = (['RS256', 'ES256', 'EdDSA'].includes(env.BENCH_SIGNING_ALG ?? '') ? env.BENCH_SIGNING_ALG : 'EdDSA') as Exclude<Signing, 'off'>;
 // Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
 const SECONDS = num('BENCH_SECONDS', QUICK ? 4 : 15);
 const CONFIG = {
@@ -23,10 +26,11 @@ const CONFIG = {
   raw: { maxCount: 1_000_000, maxMs: (QUICK ? 2 : 5) * 1000 },
   flows: { concurrency: num('BENCH_CONCURRENCY', 64), warmup: QUICK ? 100 : 300, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000 },
   channels: { cases: num('BENCH_CHANNEL_CASES', 16), lightCases: 1, warmup: QUICK ? 20 : 50, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000, confirmBatch: 100 } as ChannelConfig,
+  signing: { maxCount: 1_000_000, maxMs: (QUICK ? 1 : 3) * 1000 },
   deemed: { deadlines: num('BENCH_DEADLINES', QUICK ? 10_000 : 100_000), maxMs: (QUICK ? 60 : 180) * 1000 },
   memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
 };
-const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -97,7 +101,8 @@ async function main(): Promise<void> {
   const info = await machine();
   log(`bench: ${info.cpus} x ${info.cpuModel}, node ${info.node}, stores ${STORES.join(', ')}${QUICK ? ' (BENCH_QUICK: reduced counts)' : ''}`);
   const raw: RawResult[] = [];
-  const flows: (FlowResult & { requests?: number; requestsPerSec?: number; retries?: number; clientCpuShare?: number; serverCpuShare?: number })[] = [];
+  let signing: SigningResult[] | undefined;
+  const flows: (FlowResult & { signing?: Signing; requests?: number; requestsPerSec?: number; retries?: number; clientCpuShare?: number; serverCpuShare?: number })[] = [];
   const deemed: DeemedResult[] = [];
   const channels: GatewayChannelResult[] = [];
   let bareSoap: BareSoapResult | undefined;
@@ -122,6 +127,7 @@ async function main(): Promise<void> {
     bareSoap = await attempt('bare soap client and server', () => measureBareSoap(CONFIG.channels));
     bareAmqp = await attempt('bare amqplib', () => measureBareAmqp(CONFIG.channels));
   }
+  if (ONLY.has('signing')) signing = await attempt('signatures per second', () => measureSigning(CONFIG.signing));
   for (const kind of STORES) {
     if (ONLY.has('raw')) raw.push(...((await attempt(`${kind} raw commits`, () => measureRaw(kind, CONFIG.raw))) ?? []));
     if (ONLY.has('inprocess')) {
@@ -129,7 +135,11 @@ async function main(): Promise<void> {
       if (r) flows.push(r);
     }
     if (ONLY.has('http')) {
-      const r = await attempt(`${kind} HTTP cases`, () => measureHttp(kind, CONFIG.flows));
+      const r = await attempt(`${kind} HTTP cases, opinions signed ${SIGNING_ALG}`, () => measureHttp(kind, CONFIG.flows, SIGNING_ALG));
+      if (r) flows.push(r);
+    }
+    if (ONLY.has('signing') && ONLY.has('http')) {
+      const r = await attempt(`${kind} HTTP cases, signatures off`, () => measureHttp(kind, CONFIG.flows, 'off'));
       if (r) flows.push(r);
     }
     if (ONLY.has('channels')) {
@@ -170,15 +180,16 @@ async function main(): Promise<void> {
   for (const f of flows) {
     let target: number | null;
     if (f.mode === 'in-process') target = TARGETS.inProcess[f.store];
+    else if (f.signing === 'off') target = null;
     else {
       const ip = flows.find((x) => x.store === f.store && x.mode === 'in-process');
       target = ip ? ip.casesPerSec * TARGETS.httpShare : null;
     }
     const met = target === null ? null : f.casesPerSec >= target && f.failed === 0;
-    verdicts.push({ what: `${f.store} ${f.mode} cases/s`, target: target === null ? '-' : `>= ${fmt(target)}`, value: f.casesPerSec, met });
+    if (target !== null) verdicts.push({ what: `${f.store} ${f.mode} cases/s`, target: target === null ? '-' : `>= ${fmt(target)}`, value: f.casesPerSec, met });
     targetRows.push([
       f.store,
-      `${f.mode}, ${f.concurrency} in flight`,
+      `${f.mode}${f.signing ? ` (signing ${f.signing})` : ''}, ${f.concurrency} in flight`,
       fmt(f.cases),
       fmt(f.failed),
       fmt(f.seconds, 1),
@@ -190,10 +201,11 @@ async function main(): Promise<void> {
     ]);
   }
   out.push(table(['store', 'path', 'cases', 'failed', 'seconds', 'cases/s', 'x raw(1)', 'x raw(8)', 'p50/p99 ms', 'target', 'met'], targetRows, [2, 3, 4, 5, 6, 7, 8]));
-  for (const f of flows) out.push(`  ${f.store} ${f.mode}: mean ms per step of a case: ${Object.entries(f.stepMeansMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`);
+  for (const f of flows) out.push(`  ${f.store} ${f.mode}${f.signing ? ` (signing ${f.signing})` : ''}: mean ms per step of a case: ${Object.entries(f.stepMeansMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`);
   const http = flows.filter((f) => f.mode === 'http');
   if (http.length) out.push(`  HTTP: ${http.map((f) => `${f.store} ${fmt(f.requestsPerSec)} API requests/s (${fmt((f.requests ?? 0) / Math.max(1, f.cases), 1)} per case, ${fmt(f.retries ?? 0)} resent after a keep-alive reset; CPU: gateway process ${fmt((f.serverCpuShare ?? 0) * 100)}% of a core, client process ${fmt((f.clientCpuShare ?? 0) * 100)}%)`).join('; ')}; clients in a separate process, one login per user, keep-alive, delivery learnt from ${env.BENCH_HTTP_STREAMS === 'reviewers' ? 'one /api/events stream per reviewer' : "the secretary's /api/events stream"}.`);
   out.push('');
+  if (signing) out.push(...signingReport(signing, flows, verdicts), '');
   if (ONLY.has('channels')) out.push(...channelReport(channels, bareSoap, bareAmqp, verdicts), '');
   out.push(`Deemed approvals: pending deadlines bulk-inserted by SQL (cases in_review with 4 delivered reviews each, past due once the clock moves; PostgreSQL ANALYZEd after loading),`);
   out.push(`then PUT-clock equivalent gw.setClock(); the timekeeper fires them in batches (figure = fired / time until setClock returned)`);
@@ -237,7 +249,7 @@ async function main(): Promise<void> {
     out.push('');
   }
   out.push('Targets');
-  out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') || v.what.includes('x bare') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
+  out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') || v.what.includes(' x ') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
   if (failures.length) {
     out.push('');
     out.push('Phases that failed (no figures printed for them):');
@@ -251,13 +263,40 @@ async function main(): Promise<void> {
 
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   log(`bench: figures written to bench/results/latest.json`);
   process.exitCode = failures.length ? 1 : 0;
 }
 
 type Verdict = { what: string; target: string; value: number | null; met: boolean | null };
+
+/** Signatures per second against bare node:crypto, and the HTTP case rate with signed opinions against the same run unsigned. */
+function signingReport(results: SigningResult[], flows: { store: StoreKind; mode: string; signing?: Signing; casesPerSec: number }[], verdicts: Verdict[]): string[] {
+  const out: string[] = [];
+  out.push('Signatures: compact JWS of an opinion envelope, one operation at a time; gateway = signEnvelope / verifyEnvelope (registry lookup,');
+  out.push('  envelope checks, jose); bare = node:crypto sign / verify of the same signing input with the same key (RS256 keys: 3072 bits)');
+  out.push(
+    table(
+      ['alg', 'gateway sign/s', 'bare sign/s', 'x bare', 'gateway verify/s', 'bare verify/s', 'x bare'],
+      results.map((r) => [r.alg, fmt(r.gatewaySignPerSec), fmt(r.bareSignPerSec), ratio(r.gatewaySignPerSec / r.bareSignPerSec), fmt(r.gatewayVerifyPerSec), fmt(r.bareVerifyPerSec), ratio(r.gatewayVerifyPerSec / r.bareVerifyPerSec)]),
+      [1, 2, 3, 4, 5, 6],
+    ),
+  );
+  for (const r of results) {
+    const share = r.gatewaySignPerSec / r.bareSignPerSec;
+    verdicts.push({ what: `${r.alg} signing, gateway x bare node:crypto`, target: `>= x${TARGETS.signingShare}`, value: share, met: share >= TARGETS.signingShare });
+  }
+  for (const store of STORES) {
+    const on = flows.find((f) => f.store === store && f.mode === 'http' && f.signing && f.signing !== 'off');
+    const off = flows.find((f) => f.store === store && f.mode === 'http' && f.signing === 'off');
+    if (!on || !off) continue;
+    const share = on.casesPerSec / off.casesPerSec;
+    out.push(`  ${store} HTTP cases/s with opinions signed (${on.signing}) ${fmt(on.casesPerSec, 1)} against ${fmt(off.casesPerSec, 1)} unsigned: x${share.toFixed(2)} (signing costs ${fmt((1 - share) * 100)}% of the rate)`);
+    if (on.signing !== 'RS256') verdicts.push({ what: `${store} HTTP cases/s signed ${on.signing} x unsigned`, target: `>= x${ratio(TARGETS.signedRateShare)}`, value: share, met: share >= TARGETS.signedRateShare });
+  }
+  return out;
+}
 
 /** The channel section: definitions, the bare transports, the gateway's reviews and their ratios; adds the channel verdicts. */
 function channelReport(channels: GatewayChannelResult[], bareSoap: BareSoapResult | undefined, bareAmqp: BareAmqpResult | undefined, verdicts: Verdict[]): string[] {

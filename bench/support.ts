@@ -1,7 +1,7 @@
 // Shared benchmark plumbing: fresh stores, a production-like gateway with a manual clock, applications, bounded worker pools.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { settingsFromEnv, type Settings } from '../src/config/load.js';
@@ -72,9 +72,22 @@ export async function adminQuery<T = Record<string, unknown>>(text: string): Pro
   }
 }
 
-export function settings(store: Store): Settings {
+export function settings(store: Store, over: Partial<Settings> = {}): Settings {
   // Manual clock so deadlines are deterministic; port 0 so runs never collide.
-  return { ...settingsFromEnv({}), port: 0, host: '127.0.0.1', clock: 'manual', logLevel: 'info', dataDir: store.dir, databaseUrl: null };
+  return { ...settingsFromEnv({}), port: 0, host: '127.0.0.1', clock: 'manual', logLevel: 'info', dataDir: store.dir, databaseUrl: null, ...over };
+}
+
+/** A copy of the default configuration, changed by `change`, in the store's folder (paths in it made absolute). */
+export function benchConfig(store: Store, change: (cfg: any) => void): string {
+  const file = settingsFromEnv({}).configFile;
+  const cfg = JSON.parse(readFileSync(file, 'utf8'));
+  delete cfg.$schema;
+  cfg.calendar = resolve(dirname(file), cfg.calendar);
+  cfg.gateway.demoUsers = resolve(dirname(file), cfg.gateway.demoUsers);
+  change(cfg);
+  const out = join(store.dir, 'config.json');
+  writeFileSync(out, JSON.stringify(cfg));
+  return out;
 }
 
 /** The product's own logger at its production level (info), written to a file in the run's temp dir, not to our table. */
@@ -83,8 +96,8 @@ export function benchLogger(store: Store): Logger {
 }
 
 /** Opens and starts a gateway as production runs it: dispatcher, timekeeper and sealer in the background, HTTP listening. */
-export async function startGateway(store: Store, db: Db = store.db()): Promise<{ gw: Gateway; base: string }> {
-  const gw = await Gateway.open({ settings: settings(store), db, logger: benchLogger(store), pollMs: 500 });
+export async function startGateway(store: Store, db: Db = store.db(), over: Partial<Settings> = {}): Promise<{ gw: Gateway; base: string }> {
+  const gw = await Gateway.open({ settings: settings(store, over), db, logger: benchLogger(store), pollMs: 500 });
   const { port } = await gw.start();
   await gw.setClock(START_MS, ADMIN);
   return { gw, base: `http://127.0.0.1:${port}` };

@@ -1,6 +1,6 @@
 // Key registry under certs/: the gateway's and each department's signing keys, with kid, validity window and status.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import NodeRSA from 'node-rsa';
 import { GatewayError } from '../domain/errors.js';
@@ -38,11 +38,14 @@ interface RegistryFile {
 export type KeyRefusal = 'unknown key' | 'key of another sender' | 'key revoked' | 'key not yet valid' | 'key expired' | 'demo key in production' | 'algorithm mismatch';
 
 const DAY = 86_400_000;
+const SIGNING_RECHECK_MS = 100;
 
 export class KeyRegistry {
   private entries: KeyEntry[] = [];
   private mtimeMs = -1;
   private readonly cache = new Map<string, KeyObject>();
+  private readonly signers = new Map<string, KeyEntry[]>();
+  private checkedAt = -Infinity;
 
   constructor(
     /** The certs folder; the registry is `registry.json` in it. */
@@ -58,18 +61,24 @@ export class KeyRegistry {
   }
 
   /** Re-reads the registry when the file changed, so a revocation by `pag keys revoke` applies at the next message. */
-  refresh(): void {
-    if (!existsSync(this.file)) {
+  refresh(maxAgeMs = 0): void {
+    const t = performance.now();
+    if (maxAgeMs > 0 && t - this.checkedAt < maxAgeMs) return;
+    this.checkedAt = t;
+    const st = statSync(this.file, { throwIfNoEntry: false });
+    if (!st) {
       this.entries = [];
       this.mtimeMs = -1;
+      this.signers.clear();
       return;
     }
-    const m = statSync(this.file).mtimeMs;
+    const m = st.mtimeMs;
     if (m === this.mtimeMs) return;
     const data = JSON.parse(readFileSync(this.file, 'utf8')) as RegistryFile;
     this.entries = data.keys ?? [];
     this.mtimeMs = m;
     this.cache.clear();
+    this.signers.clear();
   }
 
   list(owner?: string): KeyEntry[] {
@@ -82,11 +91,20 @@ export class KeyRegistry {
    * the choice for a channel that needs one algorithm (XML-DSig signs with RS256 only).
    */
   signingKey(owner: string, now = Date.now(), alg?: KeyAlg): { entry: KeyEntry; key: KeyObject } {
-    this.refresh();
-    const usable = this.entries
-      .filter((k) => k.owner === owner && k.status === 'active' && k.privateKey && this.within(k, now) && !(this.production && k.demo) && (alg === undefined || k.alg === alg))
-      .sort((a, b) => Date.parse(b.notBefore) - Date.parse(a.notBefore));
-    const entry = usable[0];
+    // Signing looks at the file at most every SIGNING_RECHECK_MS (a stat per signature cost a sixth of an ES256
+    // signature); a rotation by another process is picked up within that, while the old key stays valid in its
+    // overlap. Verification (verificationKey) looks every time: a revocation refuses the very next message.
+    this.refresh(SIGNING_RECHECK_MS);
+    // The candidates, newest first, are worked out once per registry version; only the validity window depends on `now`.
+    const id = `${owner}|${alg ?? ''}`;
+    let candidates = this.signers.get(id);
+    if (!candidates) {
+      candidates = this.entries
+        .filter((k) => k.owner === owner && k.status === 'active' && k.privateKey && !(this.production && k.demo) && (alg === undefined || k.alg === alg))
+        .sort((a, b) => Date.parse(b.notBefore) - Date.parse(a.notBefore));
+      this.signers.set(id, candidates);
+    }
+    const entry = candidates.find((k) => this.within(k, now));
     if (!entry) throw new GatewayError('KEY_NOT_VALID', { reason: `no active ${alg ? `${alg} ` : ''}signing key for ${owner}${this.production ? ' (demo keys are not used in production)' : ''}` });
     return { entry, key: this.load(entry, 'private') };
   }
