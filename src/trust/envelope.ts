@@ -29,6 +29,8 @@ export function messageHash(jws: string): string {
 }
 
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+/** The protected header of each signing key, encoded once: it depends on the key alone. */
+const headers = new Map<string, string>();
 
 /**
  * Signs an envelope with `owner`'s current key (the gateway's, or a simulated department's in demos and tests), as a
@@ -40,7 +42,9 @@ const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 export async function signEnvelope(registry: KeyRegistry, owner: string, e: Omit<Envelope, 'protocolVersion' | 'issuedAt'> & { issuedAt?: string }, now = Date.now()): Promise<string> {
   const { entry, key } = registry.signingKey(owner, now);
   const envelope: Envelope = { ...e, issuedAt: e.issuedAt ?? new Date(now).toISOString(), protocolVersion: PROTOCOL_VERSION };
-  const input = `${b64url(JSON.stringify({ alg: entry.alg, kid: entry.kid, typ: TYP }))}.${b64url(JSON.stringify(envelope))}`;
+  let header = headers.get(entry.kid);
+  if (header === undefined) headers.set(entry.kid, (header = b64url(JSON.stringify({ alg: entry.alg, kid: entry.kid, typ: TYP }))));
+  const input = `${header}.${b64url(JSON.stringify(envelope))}`;
   const signature = sign(entry.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input, 'ascii'), entry.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
   return `${input}.${signature.toString('base64url')}`;
 }

@@ -46,6 +46,8 @@ export class KeyRegistry {
   private readonly cache = new Map<string, KeyObject>();
   private readonly signers = new Map<string, KeyEntry[]>();
   private checkedAt = -Infinity;
+  /** Each entry's validity window as numbers; every change is saved and re-read as new entry objects, so none goes stale. */
+  private readonly windows = new WeakMap<KeyEntry, [number, number]>();
 
   constructor(
     /** The certs folder; the registry is `registry.json` in it. */
@@ -124,7 +126,9 @@ export class KeyRegistry {
   }
 
   private within(k: KeyEntry, now: number): boolean {
-    return now >= Date.parse(k.notBefore) && now <= Date.parse(k.notAfter);
+    let w = this.windows.get(k);
+    if (!w) this.windows.set(k, (w = [Date.parse(k.notBefore), Date.parse(k.notAfter)]));
+    return now >= w[0] && now <= w[1];
   }
 
   private load(entry: KeyEntry, which: 'public' | 'private'): KeyObject {
