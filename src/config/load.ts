@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GatewayError } from '../domain/errors.js';
 import type { EligibilityRules } from '../domain/eligibility.js';
-import type { Department, Route, ScopeItem } from '../domain/routing.js';
+import { chainCycle, chainProblem, type Department, type Route, type ScopeItem } from '../domain/routing.js';
 import type { DeadlineRules } from '../domain/workflow.js';
 import type { CreditCodeBlock } from '../domain/uscc.js';
 import type { Role } from '../domain/types.js';
@@ -162,7 +162,11 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
     r.items?.forEach((item, j) => {
       if (!raw.scopeItems[item]) throw invalid(file, `/routes/${i}/items/${j}`, `no scope item ${item}`);
     });
+    const problem = chainProblem(r, raw.departments);
+    if (problem) throw invalid(file, problem[0] === 0 ? `/routes/${i}/department` : `/routes/${i}/then/${problem[0] - 1}`, problem[1]);
   });
+  const cycle = chainCycle(raw.routes);
+  if (cycle) throw invalid(file, '/routes', `chained routes form a cycle: ${cycle.join(' -> ')}`);
   raw.eligibility.rules.forEach((rule, i) => {
     for (const key of ['anyScopeItem', 'allScopeItemsIn'] as const) {
       rule.when[key]?.forEach((item, j) => {

@@ -39,6 +39,8 @@ export const ERRORS = {
   TRANSITION_NOT_ALLOWED: { status: 409, message: 'Cannot {action} a case that is {status}.', retryable: false },
   REVIEW_NOT_OPEN: { status: 409, message: 'The review by {departmentId} is {state} and takes no opinion now.', retryable: false },
   ALREADY_EXTENDED: { status: 409, message: 'The review by {departmentId} has already been extended once.', retryable: false },
+  CHAIN_STEP_NOT_OPEN: { status: 409, message: 'The review by {departmentId} is a later step of a chain and opens when {waitingFor} has approved.', retryable: false },
+  EXTENSION_NOT_ALLOWED: { status: 409, message: 'The review by {departmentId} cannot be extended: {reason}.', retryable: false },
   UNKNOWN_DEPARTMENT: { status: 422, message: 'Unknown department {departmentId}.', retryable: false },
   UNKNOWN_SCOPE_ITEM: { status: 422, message: 'Unknown business-scope item {item}.', retryable: false },
   UNKNOWN_DIVISION: { status: 422, message: 'No route for division code {divisionCode}.', retryable: false },

@@ -20,7 +20,9 @@ export type ReviewState =
   | 'refused'
   | 'extended'
   | 'deemed_approved'
-  | 'cancelled';
+  | 'cancelled'
+  /** A later step of a chained review: not yet notified, until the step before it approves. */
+  | 'waiting';
 
 /** Review states in which a department may still answer and its deadline runs. */
 export const OPEN_REVIEW_STATES: readonly ReviewState[] = ['pending_delivery', 'delivered', 'extended'];
@@ -56,6 +58,8 @@ export interface Actor {
 export interface Review {
   departmentId: string;
   level: Level;
+  /** In a chained review, the department whose approval (or deemed approval) opens this step; null otherwise. */
+  after: string | null;
   state: ReviewState;
   deliveredAt: number | null;
   dueAt: number | null;

@@ -33,6 +33,29 @@ export interface ReviewingDepartment {
   id: string;
   level: Level;
   issuesPermit: boolean;
+  /** A chain's later step: the department whose approval opens this review. */
+  after?: string | null;
+}
+
+/** Reviews that belong to a chain (a step with a predecessor, or one that others follow): they cannot be extended. */
+function inChain(c: Case, r: Review): boolean {
+  return r.after !== null || c.reviews.some((x) => x.after === r.departmentId);
+}
+
+/**
+ * After `departmentId` approved (or was deemed to), the chain's next steps are notified, with the opinion they follow.
+ * Why a step's own clock: each starts at its delivery, like every review; a later step has extensionDays (the superior
+ * review's share), so a chain of two takes reviewDays + extensionDays working days when delivered without delay.
+ */
+function openNextSteps(c: Case, departmentId: string, events: DomainEvent[], outgoing: OutgoingIntent[]): void {
+  const prev = findReview(c, departmentId);
+  for (const r of c.reviews) {
+    if (r.after !== departmentId || r.state !== 'waiting') continue;
+    r.state = 'pending_delivery';
+    const previous = { departmentId, decision: prev.state === 'deemed_approved' ? 'deemed_approved' : 'approve', reasons: prev.reasons, answeredBy: prev.answeredBy };
+    outgoing.push({ departmentId: r.departmentId, kind: 'notification', payload: { ...notificationPayload(c, r), previous } });
+    events.push({ action: 'review.requested', data: { departmentId: r.departmentId, level: r.level, after: departmentId } });
+  }
 }
 
 const clone = (c: Case): Case => ({
@@ -87,7 +110,8 @@ export function accept(c0: Case, departments: ReviewingDepartment[], ctx: Workfl
   c.reviews = departments.map((d) => ({
     departmentId: d.id,
     level: d.level,
-    state: 'pending_delivery',
+    after: d.after ?? null,
+    state: d.after ? 'waiting' : 'pending_delivery',
     deliveredAt: null,
     dueAt: null,
     provisional: false,
@@ -103,6 +127,10 @@ export function accept(c0: Case, departments: ReviewingDepartment[], ctx: Workfl
   } else {
     c.status = 'in_review';
     for (const r of c.reviews) {
+      if (r.state === 'waiting') {
+        events.push({ action: 'review.chained', data: { departmentId: r.departmentId, level: r.level, after: r.after } });
+        continue;
+      }
       outgoing.push({ departmentId: r.departmentId, kind: 'notification', payload: { ...notificationPayload(c, r), reviewDays: ctx.rules.reviewDays } });
       events.push({ action: 'review.requested', data: { departmentId: r.departmentId, level: r.level } });
     }
@@ -138,7 +166,8 @@ export function markDelivered(c0: Case, departmentId: string, ctx: WorkflowConte
   if (r0.state !== 'pending_delivery') return { case: c0, events: [], outgoing: [] };
   const c = clone(c0);
   const r = findReview(c, departmentId);
-  const due = ctx.addWorkingDays(ctx.now, ctx.rules.reviewDays);
+  // A chain's later step is the superior review: it has the extension's working days, from its own delivery.
+  const due = ctx.addWorkingDays(ctx.now, r.after !== null ? ctx.rules.extensionDays : ctx.rules.reviewDays);
   r.state = 'delivered';
   r.deliveredAt = ctx.now;
   r.dueAt = due.dueAt;
@@ -162,6 +191,7 @@ export function applyOpinion(
   requireStatus(c0, 'answer a review of', 'in_review');
   const c = clone(c0);
   const r = findReview(c, departmentId);
+  if (r.state === 'waiting') fail('CHAIN_STEP_NOT_OPEN', { departmentId, waitingFor: r.after });
   const answerable = r.state === 'delivered' || r.state === 'extended';
   if (!answerable) fail('REVIEW_NOT_OPEN', { departmentId, state: r.state });
   const by = { answeredBy: actor.id, answeredVia: actor.adapter ?? 'api' };
@@ -169,6 +199,7 @@ export function applyOpinion(
   const outgoing: OutgoingIntent[] = [];
   if (decision === 'extend') {
     if (r.extended) fail('ALREADY_EXTENDED', { departmentId });
+    if (inChain(c, r)) fail('EXTENSION_NOT_ALLOWED', { departmentId, reason: 'a chained review already includes the superior review' });
     const due = ctx.addWorkingDays(r.dueAt ?? ctx.now, ctx.rules.extensionDays);
     r.state = 'extended';
     r.extended = true;
@@ -184,6 +215,7 @@ export function applyOpinion(
   if (decision === 'approve') {
     r.state = 'approved';
     events.push({ action: 'review.approved', data: { departmentId, reasons, ...by } });
+    openNextSteps(c, departmentId, events, outgoing);
     settle(c, ctx, events);
   } else {
     r.state = 'refused';
@@ -191,7 +223,14 @@ export function applyOpinion(
     c.status = 'terminated';
     c.statusReason = `refused by ${departmentId}`;
     for (const other of c.reviews) {
-      if (other === r || !OPEN_REVIEW_STATES.includes(other.state)) continue;
+      if (other === r) continue;
+      if (other.state === 'waiting') {
+        // Never notified, so nothing to tell that department.
+        other.state = 'cancelled';
+        events.push({ action: 'review.cancelled', data: { departmentId: other.departmentId, because: departmentId } });
+        continue;
+      }
+      if (!OPEN_REVIEW_STATES.includes(other.state)) continue;
       other.state = 'cancelled';
       events.push({ action: 'review.cancelled', data: { departmentId: other.departmentId, because: departmentId } });
       outgoing.push({ departmentId: other.departmentId, kind: 'cancellation', payload: { caseId: c.id, reference: c.reference, departmentId: other.departmentId, reason: `refused by ${departmentId}` } });
@@ -212,8 +251,10 @@ export function deadlinePassed(c0: Case, departmentId: string, ctx: WorkflowCont
   r.decidedAt = ctx.now;
   r.answeredVia = 'timekeeper';
   const events: DomainEvent[] = [{ action: 'review.deemed_approved', data: { departmentId, dueAt: new Date(r.dueAt!).toISOString() } }];
+  const outgoing: OutgoingIntent[] = [];
+  openNextSteps(c, departmentId, events, outgoing);
   settle(c, ctx, events);
-  return done(c, ctx.now, events);
+  return done(c, ctx.now, events, outgoing);
 }
 
 /** When every review is approved or deemed approved, the case waits for its licence. */
@@ -303,6 +344,11 @@ export function terminate(c0: Case, reason: string, ctx: WorkflowContext, actor:
   const events: DomainEvent[] = [];
   const outgoing: OutgoingIntent[] = [];
   for (const r of c.reviews) {
+    if (r.state === 'waiting') {
+      r.state = 'cancelled';
+      events.push({ action: 'review.cancelled', data: { departmentId: r.departmentId, because: 'terminated' } });
+      continue;
+    }
     if (!OPEN_REVIEW_STATES.includes(r.state)) continue;
     r.state = 'cancelled';
     events.push({ action: 'review.cancelled', data: { departmentId: r.departmentId, because: 'terminated' } });

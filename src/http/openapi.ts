@@ -46,7 +46,8 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
           properties: {
             departmentId: { type: 'string' },
             level: { enum: ['district', 'city', 'province'] },
-            state: { enum: ['pending_delivery', 'delivered', 'approved', 'refused', 'extended', 'deemed_approved', 'cancelled'] },
+            state: { enum: ['pending_delivery', 'delivered', 'approved', 'refused', 'extended', 'deemed_approved', 'cancelled', 'waiting'] },
+            after: { type: ['string', 'null'], description: 'In a chained review, the department whose approval opens this step' },
             dueAt: { type: ['string', 'null'], format: 'date-time' },
           },
         },

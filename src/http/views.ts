@@ -25,6 +25,8 @@ export function caseView(c: Case, role: Role, departments: (id: string) => Depar
       departmentId: r.departmentId,
       departmentName: departments(r.departmentId)?.name ?? r.departmentId,
       level: r.level,
+      // A chain's later step names the step before it; the console and the timeline show the chain step by step.
+      after: r.after,
       state: r.state,
       deliveredAt: iso(r.deliveredAt),
       dueAt: iso(r.dueAt),

@@ -256,7 +256,7 @@ export class CaseService {
 
   accept(id: string, actor: Actor): Promise<Case> {
     return this.mutate(id, actor, (c) => {
-      const deps = resolveDepartments(c.application, this.config).map((d) => ({ id: d.id, level: d.level, issuesPermit: d.issuesPermit }));
+      const deps = resolveDepartments(c.application, this.config).map((d) => ({ id: d.id, level: d.level, issuesPermit: d.issuesPermit, after: d.after }));
       return wf.accept(c, deps, this.ctx(), actor);
     });
   }

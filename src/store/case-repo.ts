@@ -34,6 +34,7 @@ interface ReviewRow {
   answered_by: string | null;
   answered_via: string | null;
   decided_at: number | null;
+  after_department: string | null;
 }
 
 interface PermitRow {
@@ -53,6 +54,7 @@ function toReview(r: ReviewRow): Review {
   return {
     departmentId: r.department_id,
     level: r.level,
+    after: r.after_department ?? null,
     state: r.state,
     deliveredAt: r.delivered_at,
     dueAt: r.due_at,
@@ -214,10 +216,10 @@ function applicationValues(c: Case): unknown[] {
 }
 
 const REVIEW_KEY = ['case_id', 'department_id'];
-const REVIEW_COLUMNS = ['level', 'state', 'delivered_at', 'due_at', 'provisional', 'extended', 'decision', 'reasons', 'answered_by', 'answered_via', 'decided_at'];
-const REVIEW_PG_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'integer', 'integer', 'text', 'text', 'text', 'text', 'bigint'];
+const REVIEW_COLUMNS = ['level', 'state', 'delivered_at', 'due_at', 'provisional', 'extended', 'decision', 'reasons', 'answered_by', 'answered_via', 'decided_at', 'after_department'];
+const REVIEW_PG_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'integer', 'integer', 'text', 'text', 'text', 'text', 'bigint', 'text'];
 const reviewValues = (caseId: string, r: Review): unknown[] => [
-  caseId, r.departmentId, r.level, r.state, r.deliveredAt, r.dueAt, r.provisional ? 1 : 0, r.extended ? 1 : 0, r.decision, r.reasons, r.answeredBy, r.answeredVia, r.decidedAt,
+  caseId, r.departmentId, r.level, r.state, r.deliveredAt, r.dueAt, r.provisional ? 1 : 0, r.extended ? 1 : 0, r.decision, r.reasons, r.answeredBy, r.answeredVia, r.decidedAt, r.after,
 ];
 
 const PERMIT_COLUMNS = ['due_at', 'provisional', 'reported_at', 'permit_number', 'overdue_at'];

@@ -182,6 +182,8 @@ const MIGRATIONS: string[][] = [
     )`,
     `CREATE INDEX refused_messages_at ON refused_messages (at)`,
   ],
+  // 5: chained reviews. A later step of a chain names the department whose approval opens it.
+  [`ALTER TABLE reviews ADD COLUMN after_department TEXT`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
