@@ -39,7 +39,7 @@ export interface AdapterHealth {
 }
 
 /** Kinds of message a department sends the gateway. */
-export type IncomingKind = 'opinion' | 'receipt' | 'permit';
+export type IncomingKind = 'opinion' | 'receipt' | 'permit' | 'inspection';
 
 /** A message a department sent the gateway, as its adapter decoded it from the wire. */
 export interface IncomingMessage {
@@ -56,6 +56,11 @@ export interface IncomingMessage {
   permitNumber?: string;
   /** receipt: the id of the gateway's message that the department acknowledges. */
   ackOf?: string;
+  /** inspection: which inspection, which stage (the visit's result or the re-inspection), its outcome and findings. */
+  inspectionId?: string;
+  stage?: 'result' | 'reinspection';
+  outcome?: 'pass' | 'fail';
+  findings?: string | null;
   /** An answer may quote the gateway's signed message it answers: SHA-256 of it as sent, base64url. */
   requestHash?: string;
 }

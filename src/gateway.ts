@@ -24,6 +24,7 @@ import type { AddWorkingDays } from './domain/workflow.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
+import { FollowUpService } from './service/followups.js';
 import { CaseService } from './service/cases.js';
 import { InboundService } from './service/inbound.js';
 import { supervisionReport, type SupervisionReport } from './service/supervision.js';
@@ -58,6 +59,7 @@ export class Gateway {
   readonly instance = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   readonly adapters = new Map<string, Adapter>();
   readonly cases: CaseService;
+  readonly followUps: FollowUpService;
   readonly users: UserService;
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
@@ -95,6 +97,7 @@ export class Gateway {
     const config = cfg;
     this.metrics = new GatewayMetrics(db);
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
+    this.followUps = new FollowUpService(db, () => this.cfg, clock, addWorkingDays, this.hub);
     this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id));
     for (const [name, a] of Object.entries(config.adapters)) if (a.enabled) this.adapters.set(name, createAdapter(name, a.kind, a.options));
     this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {
@@ -112,7 +115,7 @@ export class Gateway {
     // Demo keys are published; a production configuration neither signs with nor accepts them.
     this.keys = new KeyRegistry(settings.certsDir, config.gateway.environment === 'production');
     this.signer = new GatewaySigner(this.keys, config.gateway.id, db);
-    this.inbound = new InboundService(db, config, this.cases, this.dispatcher, tokens, log.child({ module: 'inbound' }), {
+    this.inbound = new InboundService(db, config, { cases: this.cases, followUps: this.followUps }, this.dispatcher, tokens, log.child({ module: 'inbound' }), {
       keys: this.keys,
       gatewayId: config.gateway.id,
       // The gateway section is read at start-up only: a change needs a restart.

@@ -19,7 +19,7 @@ export const SAMPLE_MAPPING = {
   fields: { noticeId: 'messageId', caseNo: 'caseId', fromSystem: 'sender', toDept: 'receiver', issued: 'issuedAt', enterpriseName: 'payload.enterpriseName', scope: 'payload.businessScope', reason: 'payload.reason', signedNotice: 'signedDocument' },
 };
 
-const OPERATION_OF: Record<IncomingMessage['kind'], string> = { opinion: 'SubmitOpinion', receipt: 'AcknowledgeNotification', permit: 'ReportPermit' };
+const OPERATION_OF: Record<IncomingMessage['kind'], string> = { opinion: 'SubmitOpinion', receipt: 'AcknowledgeNotification', permit: 'ReportPermit', inspection: 'ReportInspection' };
 
 /** The gateway's answer as an InboundResult: the operation's output, or the catalogue code of its fault. */
 function fromFault(e: unknown): InboundResult {

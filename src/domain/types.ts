@@ -87,6 +87,8 @@ export interface Permit {
   reportedAt: number | null;
   permitNumber: string | null;
   overdueAt: number | null;
+  /** Revoked after a failed re-inspection (follow-up visits). */
+  revokedAt: number | null;
 }
 
 /** The whole case as the workflow sees it; times are epoch milliseconds. */

@@ -12,6 +12,8 @@ export interface DeadlineRules {
   extensionDays: number;
   licenceDays: number;
   permitDays: number;
+  /** Follow-up visits: working days to rectify after a failed inspection (default 10). */
+  rectifyDays?: number;
 }
 
 /** What every transition needs besides the case: the instant and the deadline arithmetic. */
@@ -287,6 +289,7 @@ export function issueLicence(
     reportedAt: null,
     permitNumber: null,
     overdueAt: null,
+    revokedAt: null,
   }));
   if (c.permits.length === 0) {
     c.status = 'operating';

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -108,6 +108,17 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
       get: { summary: 'Eligibility rules', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } },
       put: { summary: 'Replace the eligibility rules (If-Match: version)', security: [{ bearer: [] }], requestBody: { required: true, ...json({ type: 'object' }) }, responses: { '200': { description: 'New version' }, '4XX': err } },
     },
+    '/api/cases/{id}/inspections': {
+      get: { summary: "The case's follow-up visits (a reviewer sees their department's)", parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      post: { summary: 'Plan a follow-up visit of a licensed enterprise (reviewer of the department that issued the permit)', parameters: [idParam], security: [{ bearer: [] }], ...withBody('InspectionPlan'), responses: { '201': { description: 'Planned' }, '4XX': err } },
+    },
+    '/api/cases/{id}/inspections/{inspectionId}/result': {
+      post: { summary: "The visit's result: a signed envelope (application/jose, kind inspection, stage result) or, where signatures are not required, JSON", parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
+    },
+    '/api/cases/{id}/inspections/{inspectionId}/reinspection': {
+      post: { summary: 'The re-inspection after the rectification period (stage reinspection); a fail revokes the permit', parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
+    },
+    '/api/inspections': { get: { summary: 'Follow-up visits (?state=, ?departmentId=, ?reinspectionDue=true); a reviewer sees their department\'s', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

@@ -18,7 +18,7 @@ export const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
 export const WSDL_FILE = join(SCHEMAS_DIR, 'soap/approval.wsdl');
 
 /** Operations and the incoming kind each carries (GetCaseStatus carries none). */
-const OPERATIONS: Record<string, IncomingKind | null> = { SubmitOpinion: 'opinion', AcknowledgeNotification: 'receipt', ReportPermit: 'permit', GetCaseStatus: null };
+const OPERATIONS: Record<string, IncomingKind | null> = { SubmitOpinion: 'opinion', AcknowledgeNotification: 'receipt', ReportPermit: 'permit', ReportInspection: 'inspection', GetCaseStatus: null };
 
 /** What the pre-check read from the envelope; the service handlers use it rather than the soap package's looser parse. */
 type Call = { operation: string; kind?: IncomingKind; document?: string; caseId?: string };
@@ -144,6 +144,7 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
         SubmitOpinion: accept,
         AcknowledgeNotification: accept,
         ReportPermit: accept,
+        ReportInspection: accept,
         GetCaseStatus: operation(async (call, token) => {
           const r = await gw.inbound.caseStatus(call.caseId!, { adapter: 'soap', token });
           if (!r.ok) throw faultObject(r);

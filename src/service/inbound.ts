@@ -13,6 +13,7 @@ import { claimsOf, verifyIncoming, wireHash, xmlIsSigned, type Claims, type Sign
 import type { Principal, TokenService } from '../trust/tokens.js';
 import { readIncoming } from '../xml/approval.js';
 import type { CaseService, InboundRef } from './cases.js';
+import type { FollowUpService } from './followups.js';
 
 /** Endpoints the gateway itself serves; a message arriving there is bound to its department by the reviewer's token. */
 export const GATEWAY_ENDPOINTS = new Set(['rest', 'soap', 'xml']);
@@ -59,17 +60,21 @@ export interface TrustContext {
 
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
+  private readonly cases: CaseService;
+  private readonly followUps: FollowUpService;
 
   constructor(
     private readonly db: Db,
     config: GatewayConfig,
-    private readonly cases: CaseService,
+    services: { cases: CaseService; followUps: FollowUpService },
     private readonly dispatcher: Dispatcher,
     private readonly tokens: TokenService,
     private readonly log: Logger,
     private readonly trust: TrustContext,
     private readonly metrics?: GatewayMetrics,
   ) {
+    this.cases = services.cases;
+    this.followUps = services.followUps;
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
   }
 
@@ -243,6 +248,14 @@ export class InboundService implements Inbound {
         const permitNumber = msg.permitNumber;
         const { duplicate, c } = await this.once(msg, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
         return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
+      }
+      case 'inspection': {
+        const { inspectionId, stage, outcome } = msg;
+        if (!inspectionId || !stage || !outcome) throw new GatewayError('VALIDATION_FAILED', { summary: 'an inspection report names the inspection, its stage and its outcome' });
+        const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind };
+        await this.followUps.report(inspectionId, msg.caseId, msg.departmentId, stage, outcome, msg.findings ?? null, actor, ref);
+        const c = await this.cases.get(msg.caseId);
+        return { ok: true, duplicate: ref.duplicate === true, caseId: c.id, caseStatus: c.status };
       }
       case 'receipt': {
         if (!msg.ackOf) throw new GatewayError('VALIDATION_FAILED', { summary: 'a receipt names the message it acknowledges' });

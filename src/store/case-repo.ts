@@ -45,6 +45,7 @@ interface PermitRow {
   reported_at: number | null;
   permit_number: string | null;
   overdue_at: number | null;
+  revoked_at: number | null;
 }
 
 const CASE_COLUMNS =
@@ -76,6 +77,7 @@ function toPermit(p: PermitRow): Permit {
     reportedAt: p.reported_at,
     permitNumber: p.permit_number,
     overdueAt: p.overdue_at,
+    revokedAt: p.revoked_at ?? null,
   };
 }
 
@@ -222,9 +224,9 @@ const reviewValues = (caseId: string, r: Review): unknown[] => [
   caseId, r.departmentId, r.level, r.state, r.deliveredAt, r.dueAt, r.provisional ? 1 : 0, r.extended ? 1 : 0, r.decision, r.reasons, r.answeredBy, r.answeredVia, r.decidedAt, r.after,
 ];
 
-const PERMIT_COLUMNS = ['due_at', 'provisional', 'reported_at', 'permit_number', 'overdue_at'];
-const PERMIT_PG_TYPES = ['text', 'text', 'bigint', 'integer', 'bigint', 'text', 'bigint'];
-const permitValues = (caseId: string, p: Permit): unknown[] => [caseId, p.departmentId, p.dueAt, p.provisional ? 1 : 0, p.reportedAt, p.permitNumber, p.overdueAt];
+const PERMIT_COLUMNS = ['due_at', 'provisional', 'reported_at', 'permit_number', 'overdue_at', 'revoked_at'];
+const PERMIT_PG_TYPES = ['text', 'text', 'bigint', 'integer', 'bigint', 'text', 'bigint', 'bigint'];
+const permitValues = (caseId: string, p: Permit): unknown[] => [caseId, p.departmentId, p.dueAt, p.provisional ? 1 : 0, p.reportedAt, p.permitNumber, p.overdueAt, p.revokedAt];
 
 const EVENT_COLUMNS = ['case_id', 'at', 'actor', 'action', 'data'];
 const EVENT_PG_TYPES = ['text', 'bigint', 'text', 'text', 'text'];

@@ -184,6 +184,31 @@ const MIGRATIONS: string[][] = [
   ],
   // 5: chained reviews. A later step of a chain names the department whose approval opens it.
   [`ALTER TABLE reviews ADD COLUMN after_department TEXT`],
+  // 6: follow-up visits. Inspections of licensed enterprises by the departments that issued their permits; a permit
+  // revoked after a failed re-inspection.
+  [
+    `CREATE TABLE inspections (
+      id TEXT PRIMARY KEY,
+      case_id TEXT NOT NULL REFERENCES cases (id),
+      department_id TEXT NOT NULL,
+      state TEXT NOT NULL,
+      planned_for BIGINT NOT NULL,
+      planned_by TEXT NOT NULL,
+      planned_at BIGINT NOT NULL,
+      inspected_at BIGINT,
+      findings TEXT,
+      rectify_due_at BIGINT,
+      rectify_provisional INTEGER NOT NULL DEFAULT 0,
+      reinspected_at BIGINT,
+      reinspection_findings TEXT,
+      closed_at BIGINT,
+      version INTEGER NOT NULL
+    )`,
+    `CREATE INDEX inspections_case ON inspections (case_id)`,
+    `CREATE INDEX inspections_department ON inspections (department_id, state)`,
+    `CREATE INDEX inspections_rectify_due ON inspections (rectify_due_at) WHERE state = 'rectifying'`,
+    `ALTER TABLE permits ADD COLUMN revoked_at BIGINT`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

@@ -27,7 +27,13 @@ export class DepartmentSigner {
   /** The compact JWS of an answer's envelope (REST API, AMQP). */
   jws(msg: IncomingMessage, o: SignOptions = {}): Promise<string> {
     const body: Record<string, unknown> =
-      msg.kind === 'opinion' ? { decision: msg.decision, reasons: msg.reasons ?? null } : msg.kind === 'permit' ? { permitNumber: msg.permitNumber } : { ackOf: msg.ackOf };
+      msg.kind === 'opinion'
+        ? { decision: msg.decision, reasons: msg.reasons ?? null }
+        : msg.kind === 'permit'
+          ? { permitNumber: msg.permitNumber }
+          : msg.kind === 'inspection'
+            ? { inspectionId: msg.inspectionId, stage: msg.stage, outcome: msg.outcome, findings: msg.findings ?? null }
+            : { ackOf: msg.ackOf };
     return signEnvelope(this.keys, o.signAs ?? msg.departmentId, {
       messageId: msg.messageId,
       sender: msg.departmentId,

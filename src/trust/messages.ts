@@ -97,7 +97,7 @@ export interface VerifiedIncoming {
   kid: string;
 }
 
-const KINDS: readonly IncomingKind[] = ['opinion', 'receipt', 'permit'];
+const KINDS: readonly IncomingKind[] = ['opinion', 'receipt', 'permit', 'inspection'];
 const invalid = (reason: string) => new GatewayError('SIGNATURE_INVALID', { reason });
 
 /**
@@ -137,7 +137,7 @@ function fromEnvelope(e: Envelope): IncomingMessage {
     if (typeof e.requestHash !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(e.requestHash)) throw bad('requestHash is not a base64url SHA-256');
     msg.requestHash = e.requestHash;
   }
-  const allowed = { opinion: ['decision', 'reasons'], permit: ['permitNumber'], receipt: ['ackOf'] }[kind];
+  const allowed = { opinion: ['decision', 'reasons'], permit: ['permitNumber'], receipt: ['ackOf'], inspection: ['inspectionId', 'stage', 'outcome', 'findings'] }[kind];
   const extra = Object.keys(b).find((k) => !allowed.includes(k));
   if (extra) throw bad(`/body/${extra} is not a field of a ${kind}`);
   if (kind === 'opinion') {
@@ -148,6 +148,12 @@ function fromEnvelope(e: Envelope): IncomingMessage {
   } else if (kind === 'permit') {
     if (typeof b.permitNumber !== 'string' || b.permitNumber.length < 1 || b.permitNumber.length > 64) throw bad('/body/permitNumber must be 1 to 64 characters');
     msg.permitNumber = b.permitNumber;
+  } else if (kind === 'inspection') {
+    if (typeof b.inspectionId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(b.inspectionId)) throw bad('/body/inspectionId must name the inspection');
+    if (b.stage !== 'result' && b.stage !== 'reinspection') throw bad('/body/stage must be result or reinspection');
+    if (b.outcome !== 'pass' && b.outcome !== 'fail') throw bad('/body/outcome must be pass or fail');
+    if (b.findings !== undefined && b.findings !== null && (typeof b.findings !== 'string' || b.findings.length > 2000)) throw bad('/body/findings must be a text of at most 2000 characters');
+    Object.assign(msg, { inspectionId: b.inspectionId, stage: b.stage, outcome: b.outcome, findings: (b.findings as string | null | undefined) ?? null });
   } else {
     if (typeof b.ackOf !== 'string' || !b.ackOf) throw bad('/body/ackOf must name the acknowledged message');
     msg.ackOf = b.ackOf;

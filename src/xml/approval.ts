@@ -32,10 +32,17 @@ export const INCOMING_RULES: Record<IncomingKind, FieldRule[]> = {
   opinion: [...COMMON, { name: 'decision', required: true, values: DECISIONS }, { name: 'reasons', maxLength: 2000 }],
   receipt: [...COMMON, { name: 'ackOf', required: true, pattern: IDENTIFIER }],
   permit: [...COMMON, { name: 'permitNumber', required: true, maxLength: 64, pattern: /^[\s\S]+$/ }],
+  inspection: [
+    ...COMMON,
+    { name: 'inspectionId', required: true, pattern: IDENTIFIER },
+    { name: 'stage', required: true, values: ['result', 'reinspection'] },
+    { name: 'outcome', required: true, values: ['pass', 'fail'] },
+    { name: 'findings', maxLength: 2000 },
+  ],
 };
 
 /** Root element name of each incoming kind (and SOAP's wrapper names map onto the same kinds). */
-export const INCOMING_ROOTS: Record<string, IncomingKind> = { opinion: 'opinion', receipt: 'receipt', permitReport: 'permit' };
+export const INCOMING_ROOTS: Record<string, IncomingKind> = { opinion: 'opinion', receipt: 'receipt', permitReport: 'permit', inspectionReport: 'inspection' };
 
 /** Maps a checked field record onto the inbound message; every value is a string, as the XSD says. */
 export function incomingFrom(kind: IncomingKind, f: Record<string, unknown>): IncomingMessage {
@@ -45,7 +52,12 @@ export function incomingFrom(kind: IncomingKind, f: Record<string, unknown>): In
     msg.decision = f.decision as IncomingMessage['decision'];
     msg.reasons = typeof f.reasons === 'string' ? f.reasons : null;
   } else if (kind === 'receipt') msg.ackOf = String(f.ackOf);
-  else msg.permitNumber = String(f.permitNumber);
+  else if (kind === 'inspection') {
+    msg.inspectionId = String(f.inspectionId);
+    msg.stage = f.stage as IncomingMessage['stage'];
+    msg.outcome = f.outcome as IncomingMessage['outcome'];
+    msg.findings = typeof f.findings === 'string' ? f.findings : null;
+  } else msg.permitNumber = String(f.permitNumber);
   return msg;
 }
 
@@ -65,7 +77,7 @@ export function readIncoming(body: string | Buffer, limits: XmlLimits = XML_LIMI
 
 export function incomingElement(root: XmlElement): IncomingDocument {
   const kind = INCOMING_ROOTS[root.name];
-  if (!kind || root.ns !== APPROVAL_NS) throw new GatewayError('MALFORMED_XML', { reason: `the root element must be opinion, receipt or permitReport in namespace ${APPROVAL_NS}` });
+  if (!kind || root.ns !== APPROVAL_NS) throw new GatewayError('MALFORMED_XML', { reason: `the root element must be opinion, receipt, permitReport or inspectionReport in namespace ${APPROVAL_NS}` });
   const { fields, signed } = withoutSignature(root);
   const f = sequence(fields, APPROVAL_NS, INCOMING_RULES[kind]);
   return { msg: incomingFrom(kind, f), receiver: String(f.receiver), issuedAt: String(f.issuedAt), signed };
@@ -182,6 +194,9 @@ export function incomingDocument(msg: IncomingMessage, header: { receiver: strin
   };
   if (msg.kind === 'opinion') return approvalDocument(root, { ...base, decision: msg.decision, ...(msg.reasons ? { reasons: msg.reasons } : {}) });
   if (msg.kind === 'receipt') return approvalDocument(root, { ...base, ackOf: msg.ackOf });
+  if (msg.kind === 'inspection') {
+    return approvalDocument(root, { ...base, inspectionId: msg.inspectionId, stage: msg.stage, outcome: msg.outcome, ...(msg.findings ? { findings: msg.findings } : {}) });
+  }
   return approvalDocument(root, { ...base, permitNumber: msg.permitNumber });
 }
 
