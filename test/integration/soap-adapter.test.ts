@@ -122,7 +122,7 @@ for (const kind of STORES) {
         expect(await wsdl.text()).to.include(`<soap:address location="${t.run.base}/soap/approval"/>`);
         const soapClient = await gatewayClient(t.run.base);
         const ops = Object.keys(soapClient.describe().ApprovalService.ApprovalPort);
-        expect(ops.sort()).to.deep.equal(['AcknowledgeNotification', 'GetCaseStatus', 'ReportPermit', 'SubmitOpinion']);
+        expect(ops.sort()).to.deep.equal(['AcknowledgeNotification', 'GetCaseStatus', 'ReportInspection', 'ReportPermit', 'SubmitOpinion']);
         const call = (op: string, args: Record<string, unknown>, token: string | null = t.reviewer) => callGateway(soapClient, op, args, token);
         // Each operation carries the department's signed document, as over XML over HTTP.
         const culture = signerFor('xw-culture');
