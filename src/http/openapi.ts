@@ -20,6 +20,19 @@ const op = (summary: string, roles: string, extra: Record<string, unknown> = {})
   ...extra,
 });
 const withBody = (name: string) => ({ requestBody: { required: true, ...json(ref(name)) } });
+/**
+ * A department's message body: the compact JWS of a signed envelope (application/jose), or, only where the configuration
+ * does not require signatures, the plain JSON form.
+ */
+const signedBody = (kind: string, plain: string) => ({
+  requestBody: {
+    required: true,
+    content: {
+      'application/jose': { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$', description: `Compact JWS (RS256, ES256 or EdDSA, with kid; typ pag-message+jws) whose payload is a SignedEnvelope of kind ${kind}, signed with a current key of the sending department` } },
+      'application/json': { schema: ref(plain) },
+    },
+  },
+});
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const depParam = { name: 'departmentId', in: 'path', required: true, schema: { type: 'string' } };
@@ -31,6 +44,22 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     type: 'object',
     required: ['error'],
     properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } },
+  };
+  schemas.SignedEnvelope = {
+    type: 'object',
+    description: 'The payload of a department message (JWS). An answer may quote the request it answers by requestHash (SHA-256 of the compact JWS as sent, base64url).',
+    required: ['messageId', 'sender', 'receiver', 'caseId', 'issuedAt', 'protocolVersion', 'kind', 'body'],
+    properties: {
+      messageId: { type: 'string', description: 'Accepted once; the same id with other content is a replay (MESSAGE_REPLAYED)' },
+      sender: { type: 'string', description: 'The sending department id' },
+      receiver: { type: 'string', description: "This gateway's id (MESSAGE_MISADDRESSED otherwise)" },
+      caseId: { type: ['string', 'null'] },
+      issuedAt: { type: 'string', format: 'date-time', description: 'Within gateway.signatures.windowSeconds of now (MESSAGE_EXPIRED otherwise)' },
+      protocolVersion: { type: 'string', const: '1.0' },
+      kind: { enum: ['opinion', 'permit', 'receipt', 'inspection'] },
+      body: { type: 'object', description: 'opinion: {decision, reasons}; permit: {permitNumber}; receipt: {ackOf}; inspection: {inspectionId, stage, outcome, findings}' },
+      requestHash: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
+    },
   };
   schemas.Case = {
     type: 'object',
@@ -68,12 +97,13 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/cases/{id}/return': { post: op('Return for correction', 'secretary, admin', { parameters: [idParam], ...withBody('Reason') }) },
     '/api/cases/{id}/resubmit': { post: op('Resubmit a returned case with the corrected application', 'secretary, admin', { parameters: [idParam], ...withBody('Application') }) },
     '/api/cases/{id}/terminate': { post: op('Terminate the procedure', 'secretary, registrar, admin', { parameters: [idParam], ...withBody('Reason') }) },
-    '/api/cases/{id}/reviews/{departmentId}/opinion': { post: op("A department's opinion: approve, refuse or extend", 'reviewer of that department', { parameters: [idParam, depParam], ...withBody('Opinion') }) },
+    '/api/cases/{id}/reviews/{departmentId}/opinion': { post: op("A department's opinion: approve, refuse or extend", 'reviewer of that department', { parameters: [idParam, depParam], ...signedBody('opinion', 'Opinion') }) },
     '/api/cases/{id}/licence': { post: op('Issue the licence with a new unified social credit code', 'registrar', { parameters: [idParam] }) },
-    '/api/cases/{id}/permits/{departmentId}': { post: op('Report an issued permit', 'reviewer of that department, registrar', { parameters: [idParam, depParam], ...withBody('Permit') }) },
+    '/api/cases/{id}/permits/{departmentId}': { post: op('Report an issued permit', 'reviewer of that department (signed), registrar (JSON)', { parameters: [idParam, depParam], ...signedBody('permit', 'Permit') }) },
     '/api/cases/{id}/events': { get: { summary: 'Server-sent events of one case (Last-Event-ID resumes)', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
     '/api/events': { get: { summary: 'Server-sent events of all visible cases (Last-Event-ID resumes)', security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
     '/api/supervision/overdue': { get: { summary: 'Overdue and near-deadline reviews, licences, permits; deemed approvals; failed deliveries', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/refused-messages': { get: { summary: 'Messages refused for their channel, signature, replay or reviewer, newest first (?code=, ?limit=); the raw message truncated, never a token', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/outbox': { get: { summary: 'Outgoing messages by state (default failed)', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/outbox/{id}/resend': { post: { summary: 'Resend a failed message', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/admin/calendar': { get: { summary: 'The working-day calendar: version, covered years, holidays, adjusted working days, edits', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
@@ -113,10 +143,10 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
       post: { summary: 'Plan a follow-up visit of a licensed enterprise (reviewer of the department that issued the permit)', parameters: [idParam], security: [{ bearer: [] }], ...withBody('InspectionPlan'), responses: { '201': { description: 'Planned' }, '4XX': err } },
     },
     '/api/cases/{id}/inspections/{inspectionId}/result': {
-      post: { summary: "The visit's result: a signed envelope (application/jose, kind inspection, stage result) or, where signatures are not required, JSON", parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
+      post: { summary: "The visit's result: a signed envelope (application/jose, kind inspection, stage result) or, where signatures are not required, JSON", parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...signedBody('inspection', 'InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
     },
     '/api/cases/{id}/inspections/{inspectionId}/reinspection': {
-      post: { summary: 'The re-inspection after the rectification period (stage reinspection); a fail revokes the permit', parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
+      post: { summary: 'The re-inspection after the rectification period (stage reinspection); a fail revokes the permit', parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...signedBody('inspection', 'InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
     },
     '/api/inspections': { get: { summary: 'Follow-up visits (?state=, ?departmentId=, ?reinspectionDue=true); a reviewer sees their department\'s', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },

@@ -79,9 +79,14 @@ describe('end to end: the gateway as a user runs it', function () {
       const { $id: _i, $schema: _s, ...schema } = JSON.parse(readFileSync(join(ROOT, `schemas/api/${file}.schema.json`), 'utf8'));
       expect(doc.components.schemas[name]).to.deep.equal(schema);
     }
-    for (const p of ['/api/cases', '/api/cases/{id}/accept', '/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/licence', '/api/cases/{id}/permits/{departmentId}', '/api/admin/clock', '/api/events']) {
+    for (const p of ['/api/cases', '/api/cases/{id}/accept', '/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/licence', '/api/cases/{id}/permits/{departmentId}', '/api/admin/clock', '/api/events', '/api/refused-messages', '/api/inspections']) {
       expect(doc.paths).to.have.property(p);
     }
+    // A department's answers are documented as signed envelopes first, plain JSON only where signatures are not required.
+    for (const p of ['/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/permits/{departmentId}', '/api/cases/{id}/inspections/{inspectionId}/result']) {
+      expect(Object.keys(doc.paths[p].post.requestBody.content)).to.deep.equal(['application/jose', 'application/json']);
+    }
+    expect(doc.components.schemas.SignedEnvelope.required).to.include.members(['messageId', 'sender', 'receiver', 'issuedAt', 'protocolVersion']);
   });
 
   it('streams case changes as server-sent events and lets a reconnecting client catch up', async function () {
