@@ -6,13 +6,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import * as soap from 'soap';
-import type { Channel as InboundChannel, IncomingMessage, InboundResult } from '../adapters/adapter.js';
+import type { Channel as InboundChannel, IncomingMessage, InboundResult, SignedWire, WireExpectation } from '../adapters/adapter.js';
 import { AmqpDepartmentSim, demoReviewerToken } from '../adapters/amqp/sim.js';
 import { deleteTopology, names } from '../adapters/amqp/topology.js';
 import { SAMPLE_MAPPING, startSoapDepartment, type SoapDepartment } from '../adapters/soap/sim.js';
 import type { PublishedEvent } from '../src/bus/hub.js';
 import { Gateway } from '../src/gateway.js';
 import { CONFIG_DIR, SCHEMAS_DIR } from '../src/paths.js';
+import { claimsOf } from '../src/trust/messages.js';
 import { ADMIN, application, benchLogger, DEPARTMENTS, freshStore, percentile, pool, SECRETARY, settings, START_MS, withTimeout, type PoolResult, type StoreKind } from './support.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -355,22 +356,31 @@ function reviewTracker(gw: Gateway, answer: (caseId: string, departmentId: strin
     }
   };
   gw.hub.on('published', onPublished);
-  // A probe around the product's inbound service: every channel hands incoming messages to it and it returns after the commit.
+  // A probe around the product's inbound service: every channel hands incoming messages to it (signed ones to receive,
+  // unsigned ones to accept where the configuration allows them) and it returns after the commit.
   const inbound = gw.inbound;
-  const original = inbound.accept.bind(inbound);
-  inbound.accept = async (msg: IncomingMessage, channel: InboundChannel): Promise<InboundResult> => {
-    const r = await original(msg, channel);
-    if (msg.kind === 'opinion') {
-      const c = cases.get(msg.caseId);
-      const rv = c?.reviews.get(msg.departmentId);
-      if (c && rv && !rv.stored) {
-        if (!r.ok) c.reject(new Error(`opinion of ${msg.departmentId} refused: ${r.code} ${r.message}`));
-        else {
-          rv.stored = now();
-          if (--c.left === 0) c.resolve();
-        }
-      }
+  const stored = (kind: string | undefined, caseId: string | undefined, departmentId: string | undefined, r: InboundResult) => {
+    if (kind !== 'opinion' || !caseId || !departmentId) return;
+    const c = cases.get(caseId);
+    const rv = c?.reviews.get(departmentId);
+    if (!c || !rv || rv.stored) return;
+    if (!r.ok) c.reject(new Error(`opinion of ${departmentId} refused: ${r.code} ${r.message}`));
+    else {
+      rv.stored = now();
+      if (--c.left === 0) c.resolve();
     }
+  };
+  const accept = inbound.accept.bind(inbound);
+  const receive = inbound.receive.bind(inbound);
+  inbound.accept = async (msg: IncomingMessage, channel: InboundChannel): Promise<InboundResult> => {
+    const r = await accept(msg, channel);
+    stored(msg.kind, msg.caseId, msg.departmentId, r);
+    return r;
+  };
+  inbound.receive = async (wire: SignedWire, channel: InboundChannel, expect?: WireExpectation): Promise<InboundResult> => {
+    const r = await receive(wire, channel, expect);
+    const claims = claimsOf(wire);
+    stored(claims.kind, claims.caseId, claims.sender, r);
     return r;
   };
   return {
@@ -393,7 +403,8 @@ function reviewTracker(gw: Gateway, answer: (caseId: string, departmentId: strin
     },
     close() {
       gw.hub.off('published', onPublished);
-      inbound.accept = original;
+      inbound.accept = accept;
+      inbound.receive = receive;
     },
   };
 }

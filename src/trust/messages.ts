@@ -78,7 +78,7 @@ export function claimsOf(wire: SignedWire): Claims {
     }
     const root = readXml(wire.raw);
     const text = (name: string) => str(root.children.find((c) => c.name === name)?.text);
-    const kind = ({ opinion: 'opinion', receipt: 'receipt', permitReport: 'permit' } as Record<string, string>)[root.name];
+    const kind = ({ opinion: 'opinion', receipt: 'receipt', permitReport: 'permit', inspectionReport: 'inspection' } as Record<string, string>)[root.name];
     return { messageId: text('messageId'), sender: text('departmentId'), kind, caseId: text('caseId') };
   } catch {
     return {};
