@@ -118,6 +118,10 @@ export class SqliteDb implements Db {
   private flushQueued = false;
 
   private async flush(): Promise<void> {
+    // A lone transaction waits for the end of this turn of the event loop, so that transactions started by other
+    // I/O callbacks of the same turn (HTTP requests on other sockets) share its commit; under in-process load the
+    // queue is never this short and nothing waits.
+    if (this.waiting.length === 1) await new Promise<void>((resolve) => setImmediate(resolve));
     this.flushQueued = false;
     const done: { ok: boolean; value: unknown; unit: SqliteDb['waiting'][number] }[] = [];
     this.db.exec('BEGIN IMMEDIATE');

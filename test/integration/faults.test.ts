@@ -78,14 +78,18 @@ async function slowWebhook(delayMs: number) {
   app.use(express.text({ type: 'application/jose' }));
   app.post('/notify', async (req, res) => {
     // One webhook serves three departments here: it opens each envelope as the department the envelope is addressed to.
-    const receiver = String(JSON.parse(Buffer.from(String(req.body).split('.')[1] ?? '', 'base64url').toString()).receiver);
-    let body: Record<string, any>;
+    // Recorded as it arrives, before the signature check (which is asynchronous), so that a message's arrival is on
+    // record before its connection's close is seen; a message that fails the check is struck off again.
+    const claimed = JSON.parse(Buffer.from(String(req.body).split('.')[1] ?? '', 'base64url').toString());
+    const entry = { messageId: String(claimed.messageId), caseId: String(claimed.caseId), departmentId: String(claimed.receiver), at: Date.now() };
+    received.push(entry);
     try {
-      body = await openGatewayJson(String(req.body), receiver);
+      const body = await openGatewayJson(String(req.body), entry.departmentId);
+      if (body.messageId !== entry.messageId) throw new Error('payload changed');
     } catch {
+      received.splice(received.indexOf(entry), 1);
       return void res.status(401).json({ ok: false });
     }
-    received.push({ messageId: body.messageId, caseId: body.caseId, departmentId: body.receiver, at: Date.now() });
     setTimeout(() => res.status(200).json({ ok: true }), delayMs);
   });
   const server: Server = await new Promise((resolve) => {
@@ -94,6 +98,8 @@ async function slowWebhook(delayMs: number) {
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/notify`,
     received,
+    /** Open connections: a killed gateway's are closed by the kernel, and their requests have been read by then. */
+    connections: () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))),
     close: () => new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());
@@ -130,8 +136,9 @@ for (const kind of STORES) {
         await accepting;
         this.test!.title += ` (killed after ${new Set(peer.received.map((r) => r.messageId)).size} sends)`;
 
-        // Anything the department received before this instant was sent by the killed gateway (its last bytes may arrive
-        // a moment after the kill), so only such messages may arrive a second time.
+        // Anything the department received before this instant was sent by the killed gateway, so only such messages may
+        // arrive a second time. Its last bytes are read a moment after the kill: wait until its connections are closed.
+        for (let i = 0; i < 400 && (await peer.connections()) > 0; i++) await new Promise((r) => setTimeout(r, 5));
         const restartedAt = Date.now();
         gp = await spawnGateway(env);
         const sup = client(gp.base, await login(gp.base, 'supervisor', store.dir));
