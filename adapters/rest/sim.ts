@@ -3,10 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { InboundResult, IncomingMessage } from '../adapter.js';
 import { Answers, type DepartmentBehaviour, type GatewayAccess } from '../xml/sim.js';
 
-/** The XML and SOAP departments' behaviours, plus `twice`: every answer is sent a second time with the same message id. */
-export interface RestBehaviour extends DepartmentBehaviour {
-  twice?: boolean;
-}
+/** The XML and SOAP departments' behaviours (including `twice`: every answer sent again with the same message id). */
+export type RestBehaviour = DepartmentBehaviour;
 
 /** A department's webhook on loopback. */
 export interface RestDepartment {
@@ -45,9 +43,8 @@ export async function startRestDepartment(access: GatewayAccess, behaviour: Rest
     if (!path) throw new Error(`a REST department sends no ${msg.kind}`);
     // Signed once: the repeat of `twice` is the same message, byte for byte.
     const body = await dep.answers.signed(msg, (m) => dep.answers.signer.jws(m));
-    const send = () => (dep.posts++, fetch(`${access.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/jose', authorization: `Bearer ${token}` }, body }));
-    const first = await asResult(await send());
-    return dep.behaviour.twice ? asResult(await send()) : first;
+    dep.posts++;
+    return asResult(await fetch(`${access.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/jose', authorization: `Bearer ${token}` }, body }));
   };
   dep.answers = new Answers(access, async (msg, token) => {
     if (typeof msg === 'string') {

@@ -24,6 +24,8 @@ export interface DepartmentBehaviour {
   malformedAnswer?: boolean;
   /** Also acknowledge each notification with a receipt before answering. */
   receipt?: boolean;
+  /** Send every answer a second time, the same message (same id, same signed bytes): the gateway must apply it once. */
+  twice?: boolean;
 }
 
 /** Where and as whom a simulated department answers the gateway. */
@@ -118,7 +120,7 @@ export class Answers {
       // An answer sent at once can overtake the gateway's record of the delivery; like a real department, try again shortly.
       for (let i = 0; ; i++) {
         const r = await this.send(msg);
-        if (typeof r === 'string' || r.ok || r.code !== 'REVIEW_NOT_OPEN' || i >= 20) return r;
+        if (typeof r === 'string' || r.ok || r.code !== 'REVIEW_NOT_OPEN' || i >= 20) return b.twice ? this.send(msg) : r;
         await new Promise((done) => setTimeout(done, 50).unref());
       }
     };
@@ -138,10 +140,12 @@ export class Answers {
     this.pending.add(p);
   }
 
-  /** Sends the answer a 'manual' department holds for a case, with the given decision. */
-  async answerNow(caseId: string, decision: 'approve' | 'refuse' | 'extend', reasons?: string, messageId: string = randomUUID()): Promise<InboundResult | string> {
+  /** Sends the answer a 'manual' department holds for a case, with the given decision (twice, the same message, if asked). */
+  async answerNow(caseId: string, decision: 'approve' | 'refuse' | 'extend', reasons?: string, messageId: string = randomUUID(), twice = false): Promise<InboundResult | string> {
     this.waiting.delete(caseId);
-    return this.send({ messageId, kind: 'opinion', departmentId: this.access.departmentId, caseId, decision, reasons: reasons ?? null });
+    const msg: IncomingMessage = { messageId, kind: 'opinion', departmentId: this.access.departmentId, caseId, decision, reasons: reasons ?? null };
+    const first = await this.send(msg);
+    return twice ? this.send(msg) : first;
   }
 
   /** Resolves when every scheduled answer has been sent. */
