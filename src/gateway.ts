@@ -15,6 +15,7 @@ import { loadCalendar, readCalendarFile } from './calendar/load.js';
 import type { WorkingCalendar } from './calendar/working-days.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
 import { compileAll } from './config/schemas.js';
+import type { LoginGuardOptions } from './trust/login-guard.js';
 import { configFromDocument, loadConfig, loadDemoUsers, type GatewayConfig, type Settings } from './config/load.js';
 import { changeConfig, currentVersionNumber, importFile, importFileIfChanged, latestVersion, type ConfigVersion } from './config/runtime.js';
 import { fail } from './domain/errors.js';
@@ -98,7 +99,7 @@ export class Gateway {
     this.metrics = new GatewayMetrics(db);
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
     this.followUps = new FollowUpService(db, () => this.cfg, clock, addWorkingDays, this.hub);
-    this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id));
+    this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id), () => this.hub.committed({ events: true }), loginLimits(config.gateway.login));
     for (const [name, a] of Object.entries(config.adapters)) if (a.enabled) this.adapters.set(name, createAdapter(name, a.kind, a.options));
     this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {
       batch: 200,
@@ -414,6 +415,13 @@ export function classifyFailure(e: unknown): string {
 }
 
 /** The token signing secret lives in the store so that every instance on one database accepts the others' tokens. */
+/** The configuration's login throttling (seconds) as the guard's options (milliseconds); absent fields keep its defaults. */
+function loginLimits(l: GatewayConfig['gateway']['login']): LoginGuardOptions {
+  const ms = (s?: number) => (s === undefined ? undefined : s * 1000);
+  const o: LoginGuardOptions = { maxAttemptsPerIp: l?.maxAttemptsPerAddress, ipWindowMs: ms(l?.addressWindowSeconds), maxFailures: l?.maxFailures, lockMs: ms(l?.lockSeconds) };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
 async function tokenSecret(db: Db): Promise<Uint8Array> {
   const { randomBytes } = await import('node:crypto');
   await db.run("INSERT INTO settings (key, value) VALUES ('token_secret', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString('base64')]);

@@ -1,4 +1,7 @@
-// Calls to the gateway's REST API with the session's bearer token; an expired session goes to the login page and back.
+// Calls to the gateway's REST API with the session's bearer token; an expired session goes to the login page and back,
+// and a sensitive action that needs a fresh one-time code asks for it in a dialog and is sent again.
+import { h } from './dom.js';
+import { t } from './i18n.js';
 const TOKEN = 'pag.token';
 const USER = 'pag.user';
 const RETURN = 'pag.return';
@@ -30,7 +33,56 @@ export function expired() {
   location.hash = '#/login';
 }
 
+let asking = null;
+
+/** Asks for a one-time code (one dialog however many requests wait for it); resolves true once the session is confirmed. */
+function confirmStepUp() {
+  asking ??= new Promise((resolve) => {
+    const otp = h('input', { id: 'step-up-otp', name: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6', required: true, 'aria-describedby': 'step-up-why' });
+    const msg = h('div', { class: 'alert error', role: 'alert', hidden: true });
+    const cancel = h('button', { type: 'button', id: 'step-up-cancel' }, t('stepup.cancel'));
+    const form = h('form', { novalidate: true },
+      h('h2', { id: 'step-up-title' }, t('stepup.title')),
+      h('p', { id: 'step-up-why' }, t('stepup.why')),
+      msg,
+      h('label', { for: 'step-up-otp' }, t('login.otp')), ' ', otp,
+      h('p', {}, h('button', { type: 'submit', class: 'primary', id: 'step-up-confirm' }, t('stepup.confirm')), ' ', cancel));
+    const dialog = h('dialog', { class: 'card narrow', id: 'step-up', 'aria-labelledby': 'step-up-title' }, form);
+    let ok = false;
+    const done = () => { dialog.remove(); asking = null; resolve(ok); };
+    dialog.addEventListener('close', done);
+    cancel.addEventListener('click', () => dialog.close());
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await send('POST', '/api/auth/step-up', { otp: otp.value.trim() });
+        session.start(r.token, session.user);
+        ok = true;
+        dialog.close();
+      } catch (e) {
+        msg.hidden = false;
+        msg.textContent = e instanceof ApiError && e.code === 'STEP_UP_FAILED' ? t('stepup.failed') : e.message;
+        otp.value = '';
+        otp.focus();
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    otp.focus();
+  });
+  return asking;
+}
+
 export async function api(method, path, body) {
+  try {
+    return await send(method, path, body);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 'STEP_UP_REQUIRED') || !(await confirmStepUp())) throw e;
+    return send(method, path, body);
+  }
+}
+
+async function send(method, path, body) {
   const headers = { accept: 'application/json' };
   if (session.token) headers.authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

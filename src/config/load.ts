@@ -29,7 +29,11 @@ export interface GatewayConfig {
     environment: 'demo' | 'production';
     demoUsers?: string;
     tokenTtlSeconds: number;
+    /** How long a one-time code checked at login or step-up covers sensitive actions. */
+    stepUpSeconds: number;
     bodyLimitBytes: number;
+    /** Login and step-up throttling; absent fields take the guard's defaults. */
+    login?: { maxAttemptsPerAddress?: number; addressWindowSeconds?: number; maxFailures?: number; lockSeconds?: number };
   };
   calendarFile: string;
   deadlines: DeadlineRules;
@@ -181,7 +185,7 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
   const { calendar, adapters: _a, ...rest } = raw;
   const cfg: GatewayConfig = {
     ...rest,
-    gateway: { ...raw.gateway, tokenTtlSeconds: raw.gateway.tokenTtlSeconds ?? 3600, bodyLimitBytes: raw.gateway.bodyLimitBytes ?? 262_144 },
+    gateway: { ...raw.gateway, tokenTtlSeconds: raw.gateway.tokenTtlSeconds ?? 3600, stepUpSeconds: raw.gateway.stepUpSeconds ?? 300, bodyLimitBytes: raw.gateway.bodyLimitBytes ?? 262_144 },
     file,
     calendarFile: rel(calendar),
     adapters,

@@ -22,6 +22,8 @@ export const ERRORS = {
   LOGIN_FAILED: { status: 401, message: 'Username, password or one-time code is wrong.', retryable: false },
   LOGIN_RATE_LIMITED: { status: 429, message: 'Too many login attempts; try again in {seconds} seconds.', retryable: true },
   FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
+  STEP_UP_REQUIRED: { status: 403, message: 'This action needs a fresh one-time code: confirm with POST /api/auth/step-up, then try again.', retryable: true },
+  STEP_UP_FAILED: { status: 401, message: 'The one-time code was not accepted.', retryable: false },
   USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
   CHANNEL_NOT_BOUND: { status: 403, message: 'Department {departmentId} does not send over channel {channel}.', retryable: false },
   // Signed messages

@@ -5,7 +5,7 @@ import { latestVersion, listVersions } from '../config/runtime.js';
 import { fail } from '../domain/errors.js';
 import type { Department } from '../domain/routing.js';
 import type { Gateway } from '../gateway.js';
-import { actorOf, requireRole } from './auth.js';
+import { actorOf, requireRole, requireStepUp } from './auth.js';
 
 const SECRET_KEY = /pass(word)?|secret|token|authori[sz]ation|api[-_]?key|cookie/i;
 
@@ -33,7 +33,10 @@ function expectedVersion(req: Request): number | undefined {
 export function adminConfigRouter(gw: Gateway, body: (schemaId: string) => RequestHandler): express.Router {
   const r = express.Router();
   const read = requireRole('admin', 'supervisor');
-  const write = requireRole('admin');
+  const admin = requireRole('admin');
+  // Every change of configuration is a sensitive action: it needs a fresh one-time code (step-up).
+  const stepUp = requireStepUp(() => gw.config.gateway.stepUpSeconds);
+  const write: RequestHandler = (req, res, next) => admin(req, res, (err?: unknown) => (err ? next(err) : stepUp(req, res, next)));
 
   const adapterView = async (name: string, a: AdapterConfig) => {
     const running = gw.adapters.get(name);
@@ -94,7 +97,7 @@ export function adminConfigRouter(gw: Gateway, body: (schemaId: string) => Reque
     const v = await gw.removeAdapter(param(req, 'name'), actorOf(req), expectedVersion(req));
     changed(res, v, { removed: param(req, 'name') });
   });
-  r.post('/adapters/:name/test', write, body('api/empty.schema.json'), async (req, res) => {
+  r.post('/adapters/:name/test', admin, body('api/empty.schema.json'), async (req, res) => {
     const dep = typeof req.query.department === 'string' ? req.query.department : undefined;
     res.json(await gw.testAdapter(param(req, 'name'), dep));
   });

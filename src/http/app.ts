@@ -11,7 +11,7 @@ import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
 import { followUpRouter } from './followups.js';
-import { actorOf, authenticate, requireRole } from './auth.js';
+import { actorOf, authenticate, requireRole, requireStepUp } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
@@ -89,6 +89,12 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
 
   const api = express.Router();
   api.use(authenticate(gw.tokens));
+  const stepUp = requireStepUp(() => gw.config.gateway.stepUpSeconds);
+
+  api.post('/auth/step-up', body<{ otp: string }>('api/step-up.schema.json'), async (req, res) => {
+    const { token, principal } = await gw.users.stepUp(req.principal!, req.body.otp, req.socket.remoteAddress ?? 'unknown');
+    res.json({ token, tokenType: 'Bearer', expiresIn: gw.config.gateway.tokenTtlSeconds, stepUpAt: new Date(principal.stepUpAt! * 1000).toISOString(), stepUpSeconds: gw.config.gateway.stepUpSeconds });
+  });
 
   api.get('/me', (req, res) => {
     const p = req.principal!;
@@ -178,7 +184,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
 
   api.post('/cases/:id/reviews/:departmentId/opinion', requireRole('reviewer'), ...answer('opinion', 'api/opinion.schema.json'));
 
-  api.post('/cases/:id/licence', requireRole('registrar'), body('api/empty.schema.json'), async (req, res) => {
+  api.post('/cases/:id/licence', requireRole('registrar'), stepUp, body('api/empty.schema.json'), async (req, res) => {
     res.status(201).json(view(req, await gw.cases.issueLicence(param(req, 'id'), actorOf(req))));
   });
 
@@ -246,7 +252,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     );
     res.json({ messages: rows });
   });
-  api.post('/outbox/:id/resend', requireRole('admin'), body('api/empty.schema.json'), async (req, res) => {
+  api.post('/outbox/:id/resend', requireRole('admin'), stepUp, body('api/empty.schema.json'), async (req, res) => {
     if (!(await gw.dispatcher.resend(param(req, 'id')))) fail('NOT_FOUND', { what: 'failed message' });
     res.json({ resent: true });
   });
@@ -262,13 +268,13 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
     res.json(await calendarView(gw.db));
   });
-  api.put('/admin/calendar/days/:day', requireRole('admin'), body<{ kind: DayKind }>('api/calendar-day.schema.json'), async (req, res) => {
+  api.put('/admin/calendar/days/:day', requireRole('admin'), stepUp, body<{ kind: DayKind }>('api/calendar-day.schema.json'), async (req, res) => {
     const day = param(req, 'day');
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) fail('VALIDATION_FAILED', { summary: `${day} is not a date (YYYY-MM-DD)` });
     const cal = await gw.setCalendarDay(day, req.body.kind, actorOf(req));
     res.json({ version: cal.version, day, kind: req.body.kind });
   });
-  api.put('/admin/calendar/years/:year', requireRole('admin'), body<{ holidays: string[]; workdays: string[] }>('api/calendar-year.schema.json'), async (req, res) => {
+  api.put('/admin/calendar/years/:year', requireRole('admin'), stepUp, body<{ holidays: string[]; workdays: string[] }>('api/calendar-year.schema.json'), async (req, res) => {
     const year = Number(param(req, 'year'));
     if (!Number.isInteger(year) || year < 1991 || year > 9999) fail('VALIDATION_FAILED', { summary: 'year must be from 1991 to 9999' });
     const cal = await gw.setCalendarYear(year, req.body.holidays, req.body.workdays, actorOf(req));
@@ -279,7 +285,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     api.get('/admin/clock', requireRole('admin'), (_req, res) => {
       res.json({ now: new Date(gw.clock.now()).toISOString(), manual: true });
     });
-    api.put('/admin/clock', requireRole('admin'), body<{ now: string }>('api/clock.schema.json'), async (req, res) => {
+    api.put('/admin/clock', requireRole('admin'), stepUp, body<{ now: string }>('api/clock.schema.json'), async (req, res) => {
       const ms = Date.parse(req.body.now);
       if (!Number.isFinite(ms)) fail('VALIDATION_FAILED', { summary: '/now is not an ISO-8601 instant' });
       await gw.setClock(ms, actorOf(req));

@@ -32,6 +32,18 @@ export function requireRole(...roles: Role[]): RequestHandler {
   };
 }
 
+/**
+ * Sensitive actions (changing configuration, the calendar or the clock, resending, issuing a licence) need a one-time
+ * code checked within the last `seconds()`: at login or by POST /api/auth/step-up. Checked against real time.
+ */
+export function requireStepUp(seconds: () => number): RequestHandler {
+  return (req, _res, next) => {
+    const at = req.principal?.stepUpAt;
+    if (at === undefined || Date.now() / 1000 - at > seconds()) return next(new GatewayError('STEP_UP_REQUIRED', {}, { maxAgeSeconds: seconds() }));
+    next();
+  };
+}
+
 export function actorOf(req: Request, adapter = 'rest-api'): Actor {
   const p = req.principal!;
   return { kind: 'user', id: p.username, role: p.role, adapter };

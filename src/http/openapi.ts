@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'step-up'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -88,6 +88,17 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
   const paths: Record<string, unknown> = {
     '/healthz': { get: { summary: 'Health of the store and adapters', responses: { '200': { description: 'OK' } } } },
     '/api/auth/login': { post: { summary: 'Log in with password and TOTP; returns a bearer token', ...withBody('Login'), responses: { '200': { description: 'Token' }, '4XX': err } } },
+    '/api/auth/step-up': {
+      post: {
+        summary: 'Confirm a sensitive action with a fresh one-time code; returns a new token that covers sensitive actions for gateway.stepUpSeconds (login counts as one)',
+        description: 'Sensitive actions (configuration, calendar and clock changes, resending, issuing a licence) answer 403 STEP_UP_REQUIRED when the last code is older than that. Failures answer STEP_UP_FAILED and count towards the login lockout.',
+        security: [{ bearer: [] }],
+        ...withBody('StepUp'),
+        responses: { '200': { description: 'Token' }, '4XX': err },
+      },
+    },
+    '/api/me': { get: { summary: 'Who is logged in: user name, role, department', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/departments': { get: { summary: 'Departments (id, name, type, level, division code), for forms and lists', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/cases': {
       post: op('Submit an application (one door). Optional Idempotency-Key header.', 'secretary, admin', { ...withBody('Application'), responses: { '201': { description: 'Created', ...json(ref('Case')) }, '200': { description: 'Replayed by Idempotency-Key', ...json(ref('Case')) }, '4XX': err } }),
       get: op('List and filter cases (status, divisionCode, departmentId, enterpriseName, limit, offset)', 'all; reviewers see their department only'),
@@ -153,6 +164,7 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
   };
   if (manualClock) {
     paths['/api/admin/clock'] = {
+      get: { summary: 'The manual workflow clock (PAG_CLOCK=manual only)', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
       put: { summary: 'Move the manual workflow clock forward (PAG_CLOCK=manual only)', security: [{ bearer: [] }], ...withBody('Clock'), responses: { '200': { description: 'OK' }, '4XX': err } },
     };
   }

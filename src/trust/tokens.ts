@@ -17,6 +17,8 @@ export interface Principal {
   departmentId?: string;
   /** Authentication methods used at login, e.g. ['pwd', 'otp']. */
   amr: string[];
+  /** When (epoch seconds) a one-time code was last checked for this session: at login or a later step-up. */
+  stepUpAt?: number;
 }
 
 /** Options of {@link TokenService.create}. */
@@ -65,6 +67,7 @@ export class TokenService {
     const now = Math.floor(Date.now() / 1000);
     const claims: Record<string, unknown> = { username: p.username, role: p.role, amr: [...p.amr] };
     if (p.departmentId !== undefined) claims.dept = p.departmentId;
+    if (p.stepUpAt !== undefined) claims.su = p.stepUpAt;
     return new SignJWT(claims)
       .setProtectedHeader({ alg: ALG, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -96,14 +99,16 @@ export class TokenService {
         requiredClaims: ['iat', 'exp', 'jti', 'sub'],
         ...(nowMs !== undefined ? { currentDate: new Date(nowMs) } : {}),
       });
-      const { sub, username, role, dept, amr } = payload;
+      const { sub, username, role, dept, amr, su } = payload;
       if (typeof sub !== 'string' || sub === '') throw new Error('sub');
       if (typeof username !== 'string' || username === '') throw new Error('username');
       if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw new Error('role');
       if (dept !== undefined && typeof dept !== 'string') throw new Error('dept');
       if (!Array.isArray(amr) || !amr.every((m) => typeof m === 'string')) throw new Error('amr');
+      if (su !== undefined && !Number.isInteger(su)) throw new Error('su');
       const principal: Principal = { sub, username, role: role as Role, amr: [...amr] };
       if (dept !== undefined) principal.departmentId = dept;
+      if (su !== undefined) principal.stepUpAt = su as number;
       if (nowMs === undefined && typeof payload.exp === 'number') {
         // Bounded: a flood of distinct tokens empties the cache rather than growing it.
         if (this.verified.size >= VERIFIED_MAX) this.verified.clear();

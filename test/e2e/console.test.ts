@@ -3,6 +3,9 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SignJWT } from 'jose';
+import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from '../../src/paths.js';
 import { currentTotp } from '../../src/trust/totp.js';
@@ -27,6 +30,31 @@ function otp(username: string): string {
   return currentTotp(u.totpSecret, step * 30_000 + 1000);
 }
 
+/**
+ * A token of `username` whose last one-time code is older than the step-up window, as a session left open for a while
+ * would carry: signed with the gateway's own token key, read from its store.
+ */
+function staleToken(dataDir: string, username: string): Promise<string> {
+  const db = new Database(join(dataDir, 'gateway.sqlite'), { readonly: true });
+  try {
+    const secret = Buffer.from((db.prepare("SELECT value FROM settings WHERE key = 'token_secret'").get() as { value: string }).value, 'base64');
+    const u = db.prepare('SELECT id, role FROM users WHERE username = ?').get(username) as { id: string; role: string };
+    const gatewayId = (JSON.parse(readFileSync(join(ROOT, 'config/default.json'), 'utf8')) as { gateway: { id: string } }).gateway.id;
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ username, role: u.role, amr: ['pwd', 'otp'], su: now - 3600 })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(gatewayId)
+      .setAudience(`${gatewayId}/api`)
+      .setSubject(u.id)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .setJti(randomUUID())
+      .sign(new Uint8Array(secret));
+  } finally {
+    db.close();
+  }
+}
+
 /** Everything a page did that it should not: dialogs (injected script), uncaught errors, CSP violations in the console. */
 interface Watched { page: Page; dialogs: string[]; errors: string[] }
 async function open(ctx: BrowserContext): Promise<Watched> {
@@ -39,7 +67,7 @@ async function open(ctx: BrowserContext): Promise<Watched> {
   page.on('pageerror', (e) => w.errors.push(e.message));
   page.on('console', (m) => {
     // A 401 or 422 the console handles is logged by Chromium as a failed resource; anything else is a fault.
-    if (m.type() === 'error' && !/status of (401|404|409|422)/.test(m.text())) w.errors.push(m.text());
+    if (m.type() === 'error' && !/status of (401|403|404|409|422)/.test(m.text())) w.errors.push(m.text());
   });
   return w;
 }
@@ -96,6 +124,8 @@ describe('end to end: the browser console', function () {
     const cfg = JSON.parse(readFileSync(join(ROOT, 'config/default.json'), 'utf8'));
     delete cfg.$schema;
     cfg.gateway.signatures = { ...cfg.gateway.signatures, required: false };
+    // Every browser and API login here comes from 127.0.0.1: more than the default ten attempts a minute per address.
+    cfg.gateway.login = { maxAttemptsPerAddress: 1000 };
     cfg.gateway.demoUsers = join(ROOT, 'config', cfg.gateway.demoUsers);
     cfg.calendar = join(ROOT, 'config', cfg.calendar);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
@@ -261,10 +291,22 @@ describe('end to end: the browser console', function () {
     await reg.page.waitForSelector(`#licence-ready tr[data-case="${caseId}"]`, { timeout: WAIT });
     await shot(reg.page, '08-registrar-licence-queue');
     await reg.page.click(`#licence-ready tr[data-case="${caseId}"] a`);
+    // The registrar's last one-time code is older than the step-up window: issuing asks for a fresh one in a dialog, which
+    // refuses a wrong code and then, with the right one, sends the request again.
+    await reg.page.evaluate((tok) => sessionStorage.setItem('pag.token', tok), await staleToken(dir, 'registrar'));
     await reg.page.click('#issue-licence', { timeout: WAIT });
+    await reg.page.waitForSelector('#step-up-otp', { timeout: WAIT });
+    expect(await unlabelled(reg.page)).to.deep.equal([]);
+    await reg.page.fill('#step-up-otp', '000000');
+    await reg.page.click('#step-up-confirm');
+    await reg.page.waitForSelector('#step-up [role="alert"]:not([hidden])', { timeout: WAIT });
+    await shot(reg.page, '09-registrar-step-up');
+    await reg.page.fill('#step-up-otp', otp('registrar'));
+    await reg.page.click('#step-up-confirm');
     const code = (await (await reg.page.waitForSelector('#credit-code', { timeout: WAIT })).textContent())!;
     expect(code).to.match(/^[0-9A-HJ-NPQRTUWXY]{18}$/);
     await shot(reg.page, '09-registrar-licence-issued');
+    expect(await reg.page.$('#step-up')).to.equal(null);
     expect(await (await p.waitForSelector('#credit-code', { timeout: WAIT })).textContent()).to.equal(code);
     await p.waitForSelector('#permits tr[data-department]', { timeout: WAIT });
     await shot(p, '10-secretary-case-licensed');

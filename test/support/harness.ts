@@ -81,19 +81,26 @@ export async function startGateway(db: Db, over: Partial<Settings> = {}, opts: {
 
 const usedSteps = new Map<string, number>();
 
-/** Logs a demo user in with a fresh TOTP step each time (a code may be used only once per user store, named by `realm`). */
-export async function login(base: string, username: string, realm = base): Promise<string> {
+/** A one-time code of a demo user for a TOTP step not used before in this user store (named by `realm`): good once. */
+export function freshOtp(realm: string, username: string): string {
   const u = demoUsers.users.find((x) => x.username === username);
   if (!u) throw new Error(`no demo user ${username}`);
   const key = `${realm}|${username}`;
   const now = Date.now();
   const step = Math.max(Math.floor(now / 30_000) - 1, (usedSteps.get(key) ?? -Infinity) + 1);
-  if (step > Math.floor(now / 30_000) + 1) throw new Error('too many logins of one user within a minute');
+  if (step > Math.floor(now / 30_000) + 1) throw new Error('too many one-time codes of one user within a minute');
   usedSteps.set(key, step);
+  return currentTotp(u.totpSecret, step * 30_000 + 1000);
+}
+
+/** Logs a demo user in with a fresh TOTP step each time (a code may be used only once per user store, named by `realm`). */
+export async function login(base: string, username: string, realm = base): Promise<string> {
+  const u = demoUsers.users.find((x) => x.username === username);
+  if (!u) throw new Error(`no demo user ${username}`);
   const res = await fetch(`${base}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: u.password, otp: currentTotp(u.totpSecret, step * 30_000 + 1000) }),
+    body: JSON.stringify({ username, password: u.password, otp: freshOtp(realm, username) }),
   });
   if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
