@@ -1,4 +1,5 @@
 // The one adapter interface every department connection implements (fake, REST, XML over HTTP, SOAP, AMQP).
+import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 
 /** A message leaving the gateway for a department, as the outbox hands it to an adapter. */
@@ -73,6 +74,8 @@ export interface Channel {
   token?: string;
   /** The department the channel itself stands for (an AMQP department's own queue); the sender must be that department. */
   department?: string;
+  /** The client certificate of the HTTPS connection a message came over (the gateway's own endpoints); null: none. */
+  peerCertificate?: X509Certificate | null;
 }
 
 /** A signed message as it came off the wire: a compact JWS (JSON channels) or an XML document with an enveloped XML-DSig signature. */
@@ -129,6 +132,8 @@ export interface AdapterContext {
   departments: string[];
   /** Signs every message the adapter sends. */
   signer: MessageSigner;
+  /** The certificates folder: TLS files in adapter options are named relative to it. */
+  certsDir: string;
 }
 
 /** One department connection. `send` resolves only when the message was handed over; it never reports success for a message it did not hand over. */

@@ -16,9 +16,12 @@ import type { WorkingCalendar } from './calendar/working-days.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
 import { compileAll } from './config/schemas.js';
 import type { LoginGuardOptions } from './trust/login-guard.js';
+import { loadBinding, readCertsFile } from './trust/tls.js';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { configFromDocument, loadConfig, loadDemoUsers, type GatewayConfig, type Settings } from './config/load.js';
 import { changeConfig, currentVersionNumber, importFile, importFileIfChanged, latestVersion, type ConfigVersion } from './config/runtime.js';
-import { fail } from './domain/errors.js';
+import { fail, GatewayError } from './domain/errors.js';
 import type { Department } from './domain/routing.js';
 import type { Actor } from './domain/types.js';
 import type { AddWorkingDays } from './domain/workflow.js';
@@ -122,6 +125,7 @@ export class Gateway {
       // The gateway section is read at start-up only: a change needs a restart.
       signatures: signatureSettings(config),
       committed: () => this.hub.committed({ events: true }),
+      certsDir: settings.certsDir,
     }, this.metrics);
   }
 
@@ -136,6 +140,8 @@ export class Gateway {
     // The file is the baseline; administrators' later changes live as newer versions in the store (see config/runtime.ts).
     const { version } = await importFileIfChanged(db, settings.configFile, { kind: 'system', id: 'gateway', role: 'dispatcher', instance: 'start-up' }, Date.now());
     const config = configFromDocument(version.document, settings.configFile);
+    const tlsProblem = tlsFilesProblem(settings.certsDir, config);
+    if (tlsProblem) throw new GatewayError('CONFIG_INVALID', { file: settings.configFile, ...tlsProblem });
     const fileCalendar = loadCalendar(config.calendarFile);
     await seedCalendar(db, { version: fileCalendar.version, ...readCalendarFile(config.calendarFile) });
     const calendar = await loadCalendarFromDb(db);
@@ -172,9 +178,15 @@ export class Gateway {
       void this.refreshConfig().catch((e: Error) => this.log.error({ err: e.message }, 'configuration refresh failed'));
     }, 2000);
     this.calendarTimer.unref();
+    const tls = this.config.gateway.tls;
+    // HTTPS asks every client for a certificate but lets the handshake finish without one: each department's binding
+    // is checked per message (its own CA, its name), so a department without one can still use its token alone.
+    this.server = tls
+      ? createHttpsServer({ cert: readCertsFile(this.settings.certsDir, tls.cert), key: readCertsFile(this.settings.certsDir, tls.key), requestCert: true, rejectUnauthorized: false }, app)
+      : createHttpServer(app);
     await new Promise<void>((resolve, reject) => {
-      this.server = app.listen(this.settings.port, this.settings.host, () => resolve());
-      this.server.once('error', reject);
+      this.server!.once('error', reject);
+      this.server!.listen(this.settings.port, this.settings.host, () => resolve());
     });
     const addr = this.server!.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.settings.port;
@@ -218,6 +230,7 @@ export class Gateway {
       inbound: this.inbound,
       departments: config.departments.filter((d) => d.adapter === a.name).map((d) => d.id),
       signer: this.signer,
+      certsDir: this.settings.certsDir,
     });
   }
 
@@ -269,7 +282,11 @@ export class Gateway {
 
   /** An administrator's change to the running configuration (validated as a whole, stored, audited, applied here at once). */
   async changeConfig(actor: Actor, summary: string, change: (doc: Record<string, unknown>) => void, expected?: number): Promise<ConfigVersion> {
-    const { version } = await changeConfig(this.db, this.settings.configFile, actor, Date.now(), summary, change, expected);
+    const check = (c: GatewayConfig) => {
+      const problem = tlsFilesProblem(this.settings.certsDir, c);
+      if (problem) throw new GatewayError('CONFIG_CHANGE_INVALID', problem);
+    };
+    const { version } = await changeConfig(this.db, this.settings.configFile, actor, Date.now(), summary, change, expected, check);
     this.hub.committed({ events: true });
     await this.apply(version);
     return version;
@@ -420,6 +437,19 @@ function loginLimits(l: GatewayConfig['gateway']['login']): LoginGuardOptions {
   const ms = (s?: number) => (s === undefined ? undefined : s * 1000);
   const o: LoginGuardOptions = { maxAttemptsPerIp: l?.maxAttemptsPerAddress, ipWindowMs: ms(l?.addressWindowSeconds), maxFailures: l?.maxFailures, lockMs: ms(l?.lockSeconds) };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** The first TLS file of the configuration that cannot be used (outside the certificates folder, missing, not a CA), with its path. */
+function tlsFilesProblem(certsDir: string, config: GatewayConfig): { path: string; reason: string } | null {
+  for (const [i, d] of config.departments.entries()) {
+    if (!d.clientCertificate) continue;
+    try {
+      loadBinding(certsDir, d.id, d.clientCertificate);
+    } catch (e) {
+      return { path: `/departments/${i}/clientCertificate/ca`, reason: (e as Error).message };
+    }
+  }
+  return null;
 }
 
 async function tokenSecret(db: Db): Promise<Uint8Array> {

@@ -21,8 +21,11 @@ export class XmlAdapter implements Adapter {
 
   async start(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
+    this.http.open(ctx.certsDir);
   }
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.http.close();
+  }
 
   async send(msg: OutgoingMessage): Promise<SendOutcome> {
     if (!this.ctx) throw new AdapterError('adapter not started', true);

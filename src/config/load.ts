@@ -32,6 +32,8 @@ export interface GatewayConfig {
     /** How long a one-time code checked at login or step-up covers sensitive actions. */
     stepUpSeconds: number;
     bodyLimitBytes: number;
+    /** HTTPS for the gateway's own endpoints: certificate and key files under the certificates folder. */
+    tls?: { cert: string; key: string };
     /** Login and step-up throttling; absent fields take the guard's defaults. */
     login?: { maxAttemptsPerAddress?: number; addressWindowSeconds?: number; maxFailures?: number; lockSeconds?: number };
   };

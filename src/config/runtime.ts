@@ -133,6 +133,8 @@ export async function changeConfig(
   summary: string,
   change: (doc: Record<string, unknown>) => void,
   expected?: number,
+  /** Checks beyond the schema that need the running gateway (files under its certificates folder); throws to refuse. */
+  check?: (config: GatewayConfig) => void,
 ): Promise<{ version: ConfigVersion; config: GatewayConfig }> {
   return db.tx(async (sql) => {
     const latest = await lockedLatest(sql);
@@ -146,6 +148,7 @@ export async function changeConfig(
     } catch (e) {
       throw asChangeError(e);
     }
+    check?.(config);
     const diff = changedSections(latest.document, next);
     const notLive = Object.keys(diff).filter((k) => !(LIVE_SECTIONS as readonly string[]).includes(k));
     if (notLive.length > 0) throw new GatewayError('CONFIG_CHANGE_INVALID', { path: `/${notLive[0]}`, reason: 'this section changes only with the file and a restart' });

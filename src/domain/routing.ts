@@ -11,6 +11,8 @@ export interface Department {
   divisionCode: string;
   adapter: string;
   issuesPermit: boolean;
+  /** Mutual TLS: over the gateway's HTTP endpoints, this department must present a client certificate its CA issued. */
+  clientCertificate?: { ca: string; subject?: string };
 }
 
 /** A business-scope item and the department types that must pre-approve it. */

@@ -11,7 +11,7 @@ import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
 import { followUpRouter } from './followups.js';
-import { actorOf, authenticate, requireRole, requireStepUp } from './auth.js';
+import { actorOf, authenticate, httpChannel, requireRole, requireStepUp } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
@@ -167,7 +167,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
       const caseId = param(req, 'id');
       const departmentId = param(req, 'departmentId');
       await visibleCase(req);
-      const channel = { adapter: 'rest', token: req.header('authorization')?.slice('Bearer '.length) };
+      const channel = httpChannel(req, 'rest');
       let r: InboundResult;
       if (isJose(req)) {
         r = await gw.inbound.receive({ format: 'jws', raw: req.body as string }, channel, { kind, caseId, departmentId });

@@ -1,5 +1,7 @@
 // Bearer-token authentication and role checks for the REST API.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { TLSSocket } from 'node:tls';
+import type { Channel } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Actor, Role } from '../domain/types.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
@@ -47,4 +49,21 @@ export function requireStepUp(seconds: () => number): RequestHandler {
 export function actorOf(req: Request, adapter = 'rest-api'): Actor {
   const p = req.principal!;
   return { kind: 'user', id: p.username, role: p.role, adapter };
+}
+
+/** The bearer token of a request, if it carries one. */
+export const bearer = (req: Request): string | undefined => {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
+};
+
+/** How a department message arrived at one of the gateway's HTTP endpoints: the reviewer's token and, over HTTPS, the client certificate. */
+export function httpChannel(req: Request, adapter: 'rest' | 'xml' | 'soap'): Channel {
+  const socket = req.socket as Partial<TLSSocket>;
+  const token = bearer(req);
+  return {
+    adapter,
+    ...(token !== undefined ? { token } : {}),
+    peerCertificate: typeof socket.getPeerX509Certificate === 'function' ? (socket.getPeerX509Certificate() ?? null) : null,
+  };
 }

@@ -6,7 +6,7 @@ import { ERRORS, fail, GatewayError, type ErrorCode } from '../domain/errors.js'
 import type { InspectionState } from '../domain/followup.js';
 import type { Gateway } from '../gateway.js';
 import { inspectionView } from '../service/followups.js';
-import { actorOf, requireRole } from './auth.js';
+import { actorOf, httpChannel, requireRole } from './auth.js';
 
 const JOSE = 'application/jose';
 const STATES: InspectionState[] = ['planned', 'passed', 'rectifying', 'rectified', 'revoked'];
@@ -65,7 +65,7 @@ export function followUpRouter(gw: Gateway, body: (schemaId: string) => RequestH
       const inspection = await gw.followUps.get(param(req, 'inspectionId'));
       const own = ownDepartment(req);
       if (!inspection || inspection.caseId !== caseId || (own !== undefined && inspection.departmentId !== own)) fail('NOT_FOUND', { what: 'inspection' });
-      const channel = { adapter: 'rest', token: req.header('authorization')?.slice('Bearer '.length) };
+      const channel = httpChannel(req, 'rest');
       let result: InboundResult;
       if (typeof req.body === 'string') {
         result = await gw.inbound.receive({ format: 'jws', raw: req.body }, channel, { kind: 'inspection', caseId, departmentId: inspection.departmentId });

@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import * as soap from 'soap';
-import type { IncomingKind } from '../../adapters/adapter.js';
+import type { Channel, IncomingKind } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../gateway.js';
 import { SCHEMAS_DIR } from '../paths.js';
 import { APPROVAL_NS, caseStatusFields, IDENTIFIER, readIncoming } from '../xml/approval.js';
 import { readXml, sequence, XML_LIMITS } from '../xml/read.js';
-import { bearer } from './xml-endpoint.js';
+import { httpChannel } from './auth.js';
 
 export const SOAP_PATH = '/soap/approval';
 export const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -122,10 +122,10 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
   }) as ErrorRequestHandler);
 
   /** Runs one operation; every failure becomes a fault with a catalogue code, and an unexpected one is logged, never echoed. */
-  const operation = (run: (call: Call, token: string | undefined) => Promise<Record<string, unknown>>) =>
+  const operation = (run: (call: Call, channel: Channel) => Promise<Record<string, unknown>>) =>
     async (_args: unknown, _cb: unknown, _headers: unknown, req: Request, res: Response) => {
       try {
-        return await run(res.locals.soapCall as Call, bearer(req));
+        return await run(res.locals.soapCall as Call, httpChannel(req, 'soap'));
       } catch (e) {
         if (e && typeof e === 'object' && 'Fault' in e) throw e;
         const ref = randomUUID();
@@ -133,8 +133,8 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
         throw faultObject(refusalOf(new GatewayError('INTERNAL', { ref })));
       }
     };
-  const accept = operation(async (call, token) => {
-    const r = await gw.inbound.receive({ format: 'xmldsig', raw: call.document! }, { adapter: 'soap', token }, { kind: call.kind });
+  const accept = operation(async (call, channel) => {
+    const r = await gw.inbound.receive({ format: 'xmldsig', raw: call.document! }, channel, { kind: call.kind });
     if (!r.ok) throw faultObject(r);
     return { duplicate: String(r.duplicate), caseId: r.caseId, caseStatus: r.caseStatus };
   });
@@ -145,8 +145,8 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
         AcknowledgeNotification: accept,
         ReportPermit: accept,
         ReportInspection: accept,
-        GetCaseStatus: operation(async (call, token) => {
-          const r = await gw.inbound.caseStatus(call.caseId!, { adapter: 'soap', token });
+        GetCaseStatus: operation(async (call, channel) => {
+          const r = await gw.inbound.caseStatus(call.caseId!, channel);
           if (!r.ok) throw faultObject(r);
           return caseStatusFields(r.view);
         }),

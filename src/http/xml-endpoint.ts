@@ -5,18 +5,13 @@ import type { Logger } from 'pino';
 import type { InboundResult } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../gateway.js';
+import { httpChannel } from './auth.js';
 import { readIncoming, resultDocument } from '../xml/approval.js';
 import { XML_LIMITS } from '../xml/read.js';
 
 export const XML_PATH = '/xml/messages';
 
 const XML_TYPES = /^(application|text)\/xml\s*(;|$)/i;
-
-/** The bearer token of the request, as the REST API reads it. */
-export const bearer = (req: Request): string | undefined => {
-  const h = req.headers.authorization;
-  return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
-};
 
 const refusal = (e: GatewayError): InboundResult => ({ ok: false, code: e.code, httpStatus: e.status, message: e.message, retryable: e.retryable });
 
@@ -39,7 +34,7 @@ export function mountXmlEndpoint(app: express.Express, gw: Gateway, log: Logger)
       if (e instanceof GatewayError) return answer(res, refusal(e));
       throw e;
     }
-    answer(res, await gw.inbound.receive({ format: 'xmldsig', raw: body }, { adapter: 'xml', token: bearer(req) }));
+    answer(res, await gw.inbound.receive({ format: 'xmldsig', raw: body }, httpChannel(req, 'xml')));
   });
   const errors: ErrorRequestHandler = (err, _req, res, _next) => {
     let e: GatewayError;

@@ -10,6 +10,7 @@ import { appendEvents } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf, verifyIncoming, wireHash, xmlIsSigned, type Claims, type SignatureSettings } from '../trust/messages.js';
+import { certificateProblem, loadBinding, type LoadedBinding } from '../trust/tls.js';
 import type { Principal, TokenService } from '../trust/tokens.js';
 import { readIncoming } from '../xml/approval.js';
 import type { CaseService, InboundRef } from './cases.js';
@@ -56,10 +57,30 @@ export interface TrustContext {
   signatures: SignatureSettings;
   /** Tells the audit sealer and live streams that events were committed. */
   committed: () => void;
+  /** The certificates folder, where departments' client-certificate CAs are. */
+  certsDir: string;
+}
+
+/**
+ * Each department's client-certificate binding, or why it cannot be used (an unreadable CA file): such a department's
+ * messages over the gateway's endpoints are then refused rather than accepted without the certificate check.
+ */
+export function loadBindings(certsDir: string, config: GatewayConfig): Map<string, LoadedBinding | string> {
+  const out = new Map<string, LoadedBinding | string>();
+  for (const d of config.departments) {
+    if (!d.clientCertificate) continue;
+    try {
+      out.set(d.id, loadBinding(certsDir, d.id, d.clientCertificate));
+    } catch (e) {
+      out.set(d.id, `client certificate CA unusable: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }
 
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
+  private bindings: Map<string, LoadedBinding | string>;
   private readonly cases: CaseService;
   private readonly followUps: FollowUpService;
 
@@ -76,11 +97,13 @@ export class InboundService implements Inbound {
     this.cases = services.cases;
     this.followUps = services.followUps;
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
+    this.bindings = loadBindings(trust.certsDir, config);
   }
 
   /** Departments and their channels after an administrator's change. */
   reconfigure(config: GatewayConfig): void {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
+    this.bindings = loadBindings(this.trust.certsDir, config);
   }
 
   async receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}): Promise<InboundResult> {
@@ -177,6 +200,13 @@ export class InboundService implements Inbound {
     const endpoint = GATEWAY_ENDPOINTS.has(channel.adapter);
     if (!endpoint && this.adapterOf.get(departmentId) !== channel.adapter) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
     if (channel.department !== undefined && channel.department !== departmentId) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
+    // A department bound to client certificates speaks over the gateway's HTTP endpoints only through a TLS connection
+    // with a certificate its own CA issued to it (mutual TLS); its reviewer's token alone is not enough.
+    const binding = this.bindings.get(departmentId);
+    if (endpoint && binding !== undefined) {
+      const problem = typeof binding === 'string' ? binding : certificateProblem(channel.peerCertificate ?? undefined, binding, Date.now());
+      if (problem) throw new Untrusted(new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: `${channel.adapter} (client certificate)` }), 'channel', problem);
+    }
   }
 
   /**

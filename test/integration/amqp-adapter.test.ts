@@ -1,4 +1,5 @@
 // The AMQP adapter against the real RabbitMQ: topology, message properties, receipts, resends, opinions, dead letters.
+import { CERTS_DIR } from '../../src/paths.js';
 import { expect } from 'chai';
 import { AmqpDepartmentSim } from '../../adapters/amqp/sim.js';
 import { createAmqpAdapter, type AmqpAdapter } from '../../adapters/amqp/index.js';
@@ -290,7 +291,7 @@ describe('AMQP adapter without a broker', function () {
     const a = createAmqpAdapter('nowhere', { url: 'amqp://guest:secret@127.0.0.1:1', connectTimeoutMs: 300, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     const no = async () => ({ ok: false as const, code: 'X', httpStatus: 500, message: '', retryable: true });
     const inbound = { receive: no, accept: no, caseStatus: no };
-    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner });
+    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner, certsDir: CERTS_DIR });
     try {
       const h = await a.health();
       expect(h.ok).to.equal(false);
@@ -318,7 +319,7 @@ describe('AMQP adapter: an incoming message that keeps failing for a passing rea
     };
     const inbound = { receive: fail, accept: fail, caseStatus: async () => failing };
     const a = createAmqpAdapter('amqp', { url: AMQP_TEST_URL, prefix, deliveryLimit: 3, requeueDelayMs: 100 });
-    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner });
+    await a.start({ gatewayId: 'g', logger: silentLogger(), inbound, departments: ['xw-culture'], signer: unusedSigner, certsDir: CERTS_DIR });
     const sim = new AmqpDepartmentSim({ departmentId: 'xw-culture', url: AMQP_TEST_URL, prefix, token: async () => 'unused' });
     await sim.start();
     try {
