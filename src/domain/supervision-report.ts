@@ -14,10 +14,13 @@ export interface ReviewFact {
   extended: boolean;
 }
 
-/** A notification or other message whose delivery was given up (outbox state failed), at the time it failed. */
+/**
+ * A message to a department whose delivery was given up (outbox state failed), by when it was written: that is the
+ * workflow's time, while the dispatcher's attempts are stamped with the real time, which differs under a manual clock.
+ */
 export interface FailedDeliveryFact {
   departmentId: string;
-  failedAt: number;
+  sentAt: number;
 }
 
 export interface ComplaintFact {
@@ -121,7 +124,7 @@ export function periodReport(
       allDays.push(d);
     }
   }
-  for (const f of facts.failedDeliveries) if (wanted(f.departmentId) && inPeriod(f.failedAt)) both(f.departmentId, (x) => x.failedDeliveries++);
+  for (const f of facts.failedDeliveries) if (wanted(f.departmentId) && inPeriod(f.sentAt)) both(f.departmentId, (x) => x.failedDeliveries++);
   for (const k of facts.complaints) {
     if (!wanted(k.departmentId)) continue;
     if (inPeriod(k.filedAt)) {

@@ -29,6 +29,9 @@ export function complaintRouter(gw: Gateway, body: (schemaId: string) => Request
 
   r.get('/cases/:id/complaints', requireRole('secretary', 'registrar', 'supervisor', 'admin', 'reviewer'), async (req, res) => {
     const c = await gw.cases.get(param(req, 'id'));
+    const own = ownDepartment(req);
+    // As elsewhere, a case without a review of the reviewer's department does not exist to them.
+    if (own !== undefined && !c.reviews.some((x) => x.departmentId === own)) fail('NOT_FOUND', { what: 'case' });
     res.json({ complaints: (await gw.complaints.list({ caseId: c.id, departmentId: ownDepartment(req) })).map(view) });
   });
 

@@ -103,8 +103,8 @@ export async function supervisionPeriodReport(db: Db, from: number, to: number, 
      WHERE ((decided_at >= $1 AND decided_at < $2) OR (decided_at IS NULL AND due_at >= $1 AND due_at < $2))${dep}`,
     args,
   );
-  type F = { department_id: string; updated_at: unknown };
-  const failed = await db.all<F>(`SELECT department_id, updated_at FROM outbox WHERE state = 'failed' AND updated_at >= $1 AND updated_at < $2${dep}`, args);
+  type F = { department_id: string; created_at: unknown };
+  const failed = await db.all<F>(`SELECT department_id, created_at FROM outbox WHERE state = 'failed' AND created_at >= $1 AND created_at < $2${dep}`, args);
   type K = { department_id: string; state: ComplaintState; filed_at: unknown; due_at: unknown; answered_late: unknown; resolved_at: unknown };
   const complaints = await db.all<K>(
     `SELECT department_id, state, filed_at, due_at, answered_late, resolved_at FROM complaints
@@ -117,7 +117,7 @@ export async function supervisionPeriodReport(db: Db, from: number, to: number, 
     { from, to, now, departmentId },
     {
       reviews: reviews.map((r) => ({ departmentId: r.department_id, state: r.state, deliveredAt: n(r.delivered_at), dueAt: n(r.due_at), decidedAt: n(r.decided_at), extended: !!Number(r.extended) })),
-      failedDeliveries: failed.map((f) => ({ departmentId: f.department_id, failedAt: Number(f.updated_at) })),
+      failedDeliveries: failed.map((f) => ({ departmentId: f.department_id, sentAt: Number(f.created_at) })),
       complaints: complaints.map((k) => ({ departmentId: k.department_id, state: k.state, filedAt: Number(k.filed_at), dueAt: Number(k.due_at), answeredLate: !!Number(k.answered_late), resolvedAt: n(k.resolved_at) })),
       permits: permits.map((p) => ({ departmentId: p.department_id, dueAt: Number(p.due_at), reportedAt: n(p.reported_at) })),
     },

@@ -1,6 +1,6 @@
 // Complaints and the period supervision report over each store: filed, answered late, reopened, resolved, audited, counted.
 import { expect } from 'chai';
-import { application, client, freshStore, login, startGateway, STORES, type Client, type Running } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
 import { signingClient } from '../support/signing.js';
 
 for (const kind of STORES) {
@@ -10,16 +10,22 @@ for (const kind of STORES) {
     let sec: Client, reg: Client, admin: Client, sup: Client;
     const reviewers: Record<string, Client> = {};
     const DEPS = ['xw-health', 'xw-environment', 'xw-fire'];
+    const REVIEWERS = [...DEPS, 'xw-culture'];
     const setClock = async (now: string) => expect((await admin.put('/api/admin/clock', { now })).status).to.equal(200);
 
     before(async function () {
       store = await freshStore(kind, 'complaints');
-      run = await startGateway(store.db());
+      // The culture bureau's system refuses every message, so its notifications end as failed deliveries.
+      const file = writeConfig(store.dir, 'complaints.json', (cfg) => {
+        cfg.adapters.broken = { kind: 'fake', options: { behaviour: 'fail' }, retry: { maxAttempts: 1, baseDelayMs: 100, maxDelayMs: 100 } };
+        cfg.departments.find((d: any) => d.id === 'xw-culture').adapter = 'broken';
+      });
+      run = await startGateway(store.db(), { configFile: file });
       sec = client(run.base, await login(run.base, 'secretary'));
       reg = client(run.base, await login(run.base, 'registrar'));
       admin = client(run.base, await login(run.base, 'admin'));
       sup = client(run.base, await login(run.base, 'supervisor'));
-      for (const d of DEPS) reviewers[d] = signingClient(run.base, await login(run.base, `reviewer-${d}`));
+      for (const d of REVIEWERS) reviewers[d] = signingClient(run.base, await login(run.base, `reviewer-${d}`));
       // Monday 2025-11-03, 10:00 in Shanghai.
       await setClock('2025-11-03T02:00:00Z');
     });
@@ -46,6 +52,13 @@ for (const kind of STORES) {
     it('tracks complaints to resolution with their deadlines, audits each step, and reports the period per department', async function () {
       const a = await deliveredCase();
       const b = await deliveredCase();
+      const bookstore = await sec.post('/api/cases', application({ industry: 'bookstore', businessScope: ['bookstore'] }));
+      expect((await sec.post(`/api/cases/${bookstore.body.id}/accept`)).status).to.equal(200);
+      for (let i = 0; i < 50; i++) {
+        await run.gw.dispatcher.runOnce();
+        if ((await run.gw.db.get("SELECT 1 AS x FROM outbox WHERE case_id = $1 AND state = 'failed'", [bookstore.body.id])) !== undefined) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
 
       // Filing: the counter on the applicant's behalf, about a department reviewing the case or the bureau itself.
       const k1 = await sec.post(`/api/cases/${a}/complaints`, { departmentId: 'xw-health', text: '审查进度无人答复', contact: '13800000000' });
@@ -71,6 +84,9 @@ for (const kind of STORES) {
       expect((await reviewers['xw-fire']!.get(`/api/complaints/${k1.body.id}`)).status).to.equal(404);
       expect((await reviewers['xw-fire']!.post(`/api/complaints/${k1.body.id}/answer`, { response: 'x' })).status).to.equal(404);
       expect((await reviewers['xw-health']!.get('/api/complaints')).body.complaints.map((k: any) => k.id)).to.deep.equal([k1.body.id]);
+      expect((await reviewers['xw-health']!.get(`/api/cases/${a}/complaints`)).body.complaints.map((k: any) => k.id)).to.deep.equal([k1.body.id]);
+      expect((await sec.get(`/api/cases/${a}/complaints`)).body.complaints).to.have.length(2);
+      expect((await reviewers['xw-culture']!.get(`/api/cases/${a}/complaints`)).status).to.equal(404);
       expect((await sup.get('/api/complaints')).body.complaints.map((k: any) => k.id)).to.have.members([k1.body.id, k2.body.id]);
       const early = await sup.post(`/api/complaints/${k1.body.id}/resolve`, {});
       expect(early.status).to.equal(409);
@@ -140,7 +156,10 @@ for (const kind of STORES) {
       // Fire: deemed approval on A (not a decision of its own), refusal of B a day after delivery.
       expect(d['xw-fire'].reviews).to.include({ considered: 2, deemedApproved: 1, refused: 1, decidedOnTime: 1, meanDaysToDecide: 1 });
       expect(d.bureau.complaints).to.deep.equal({ received: 1, resolved: 0, overdue: 1 });
-      expect(report.body.totals).to.deep.include({ complaints: { received: 2, resolved: 1, overdue: 2 }, permitsReportedLate: 1, failedDeliveries: 0 });
+      // The bookstore's notification to the culture bureau was given up; its review never started, so it counts nowhere else.
+      expect(d['xw-culture']).to.deep.include({ failedDeliveries: 1 });
+      expect(d['xw-culture'].reviews.considered).to.equal(0);
+      expect(report.body.totals).to.deep.include({ complaints: { received: 2, resolved: 1, overdue: 2 }, permitsReportedLate: 1, failedDeliveries: 1 });
       expect(report.body.totals.reviews).to.include({ considered: 4, deemedApproved: 1, refused: 1, extended: 1 });
 
       const onlyFire = await sup.get('/api/supervision/report?from=2025-11-01&to=2025-11-30&department=xw-fire');

@@ -35,7 +35,7 @@ describe('period supervision report (pure)', function () {
   it('counts failed deliveries, complaints received, resolved and overdue, and permits reported late; filters by department', function () {
     const facts = {
       reviews: [],
-      failedDeliveries: [{ departmentId: 'a', failedAt: FROM + DAY }, { departmentId: 'a', failedAt: TO + DAY }, { departmentId: 'b', failedAt: FROM }],
+      failedDeliveries: [{ departmentId: 'a', sentAt: FROM + DAY }, { departmentId: 'a', sentAt: TO + DAY }, { departmentId: 'b', sentAt: FROM }],
       complaints: [
         { departmentId: 'a', state: 'resolved', filedAt: FROM + DAY, dueAt: FROM + 6 * DAY, answeredLate: false, resolvedAt: FROM + 3 * DAY },
         { departmentId: 'a', state: 'open', filedAt: FROM + 2 * DAY, dueAt: FROM + 7 * DAY, answeredLate: false, resolvedAt: null },
