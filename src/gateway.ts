@@ -23,15 +23,17 @@ import { configFromDocument, loadConfig, loadDemoUsers, type GatewayConfig, type
 import { changeConfig, currentVersionNumber, importFile, importFileIfChanged, latestVersion, type ConfigVersion } from './config/runtime.js';
 import { fail, GatewayError } from './domain/errors.js';
 import type { Department } from './domain/routing.js';
+import type { PeriodReport } from './domain/supervision-report.js';
 import type { Actor } from './domain/types.js';
 import type { AddWorkingDays } from './domain/workflow.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
+import { ComplaintService } from './service/complaints.js';
 import { FollowUpService } from './service/followups.js';
 import { CaseService } from './service/cases.js';
 import { InboundService } from './service/inbound.js';
-import { supervisionReport, type SupervisionReport } from './service/supervision.js';
+import { supervisionPeriodReport, supervisionReport, type SupervisionReport } from './service/supervision.js';
 import { UserService } from './service/users.js';
 import { appendEvents } from './store/case-repo.js';
 import { migrate } from './store/migrations.js';
@@ -64,6 +66,7 @@ export class Gateway {
   readonly adapters = new Map<string, Adapter>();
   readonly cases: CaseService;
   readonly followUps: FollowUpService;
+  readonly complaints: ComplaintService;
   readonly users: UserService;
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
@@ -102,6 +105,7 @@ export class Gateway {
     this.metrics = new GatewayMetrics(db);
     this.cases = new CaseService(db, config, clock, addWorkingDays, this.hub, this.instance);
     this.followUps = new FollowUpService(db, () => this.cfg, clock, addWorkingDays, this.hub);
+    this.complaints = new ComplaintService(db, () => this.cfg, clock, addWorkingDays, this.hub);
     this.users = new UserService(db, tokens, config.gateway.name, (id) => this.cfg.departments.some((d) => d.id === id), () => this.hub.committed({ events: true }), loginLimits(config.gateway.login));
     for (const [name, a] of Object.entries(config.adapters)) if (a.enabled) this.adapters.set(name, createAdapter(name, a.kind, a.options));
     this.dispatcher = new Dispatcher(db, this.adapters, config.adapters, this.cases, this.hub, config.gateway.id, log.child({ module: 'dispatcher' }), {
@@ -399,6 +403,11 @@ export class Gateway {
 
   supervision(): Promise<SupervisionReport> {
     return supervisionReport(this.db, this.clock.now(), (from, n) => this.cal.addWorkingDays(new Date(from), n).dueAt.getTime());
+  }
+
+  /** The supervision report of the period [from, to) (epoch ms), for every department or one. */
+  supervisionPeriod(from: number, to: number, departmentId?: string): Promise<PeriodReport> {
+    return supervisionPeriodReport(this.db, from, to, this.clock.now(), departmentId);
   }
 
   /** Moves the manual clock forward, persists it, audits it, and lets the timekeeper act at once. */

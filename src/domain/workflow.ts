@@ -14,6 +14,8 @@ export interface DeadlineRules {
   permitDays: number;
   /** Follow-up visits: working days to rectify after a failed inspection (default 10). */
   rectifyDays?: number;
+  /** Complaints: working days to answer an applicant's complaint (default 5). */
+  complaintDays?: number;
 }
 
 /** What every transition needs besides the case: the instant and the deadline arithmetic. */

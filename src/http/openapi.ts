@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'step-up'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -113,7 +113,7 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/cases/{id}/permits/{departmentId}': { post: op('Report an issued permit', 'reviewer of that department (signed), registrar (JSON)', { parameters: [idParam, depParam], ...signedBody('permit', 'Permit') }) },
     '/api/cases/{id}/events': { get: { summary: 'Server-sent events of one case (Last-Event-ID resumes)', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
     '/api/events': { get: { summary: 'Server-sent events of all visible cases (Last-Event-ID resumes)', security: [{ bearer: [] }], responses: { '200': { description: 'text/event-stream' } } } },
-    '/api/supervision/overdue': { get: { summary: 'Overdue and near-deadline reviews, licences, permits; deemed approvals; failed deliveries', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
+    '/api/supervision/overdue': { get: { summary: 'Overdue and near-deadline reviews, licences, permits; deemed approvals; failed deliveries; open and overdue complaints', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/refused-messages': { get: { summary: 'Messages refused for their channel, signature, replay or reviewer, newest first (?code=, ?limit=); the raw message truncated, never a token', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/outbox': { get: { summary: 'Outgoing messages by state (default failed)', security: [{ bearer: [] }], responses: { '200': { description: 'OK' } } } },
     '/api/outbox/{id}/resend': { post: { summary: 'Resend a failed message', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
@@ -160,6 +160,28 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
       post: { summary: 'The re-inspection after the rectification period (stage reinspection); a fail revokes the permit', parameters: [idParam, { name: 'inspectionId', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...signedBody('inspection', 'InspectionReport'), responses: { '200': { description: 'The inspection' }, '4XX': err } },
     },
     '/api/inspections': { get: { summary: 'Follow-up visits (?state=, ?departmentId=, ?reinspectionDue=true); a reviewer sees their department\'s', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/cases/{id}/complaints': {
+      get: { summary: "Complaints about the case (a reviewer sees those about their department)", parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      post: { summary: "File an applicant's complaint about a department reviewing the case, or about the bureau (departmentId bureau); due in deadlines.complaintDays working days. Unknown case: 404 NOT_FOUND; department not concerned: 422 COMPLAINT_DEPARTMENT_NOT_CONCERNED", description: 'Roles: secretary, registrar (on the applicant\'s behalf).', parameters: [idParam], security: [{ bearer: [] }], ...withBody('Complaint'), responses: { '201': { description: 'Filed' }, '4XX': err } },
+    },
+    '/api/complaints': { get: { summary: "Complaints (?state=open|answered|resolved|reopened, ?departmentId=, ?caseId=, ?overdue=true, ?limit=); a reviewer sees those about their department", security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/complaints/{id}': { get: { summary: 'One complaint, with overdue (waiting for an answer past its deadline)', parameters: [idParam], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/complaints/{id}/answer': { post: { summary: 'Answer an open or reopened complaint (an answer after the deadline is recorded as late); 409 COMPLAINT_TRANSITION_NOT_ALLOWED otherwise', description: 'Roles: reviewer of the department concerned, supervisor, registrar (complaints about the bureau).', parameters: [idParam], security: [{ bearer: [] }], ...withBody('ComplaintAnswer'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
+    '/api/complaints/{id}/resolve': { post: { summary: 'Close an answered complaint', description: 'Roles: supervisor.', parameters: [idParam], security: [{ bearer: [] }], ...withBody('ComplaintResolve'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
+    '/api/complaints/{id}/reopen': { post: { summary: 'Reopen an answered complaint: a new answer is due within a fresh response period', description: 'Roles: supervisor.', parameters: [idParam], security: [{ bearer: [] }], ...withBody('Reason'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
+    '/api/supervision/report': {
+      get: {
+        summary: 'Supervision report of a period (Asia/Shanghai dates, both included), per department: reviews decided or due in it (delivered, decided on time, approved, refused, deemed approvals, extensions, still open, mean days to decide), failed deliveries, complaints received/resolved/overdue, permits reported late',
+        description: 'Roles: supervisor, admin.',
+        parameters: [
+          { name: 'from', in: 'query', required: true, schema: { type: 'string', format: 'date' } },
+          { name: 'to', in: 'query', required: true, schema: { type: 'string', format: 'date' } },
+          { name: 'department', in: 'query', required: false, schema: { type: 'string' }, description: 'One department (or bureau)' },
+        ],
+        security: [{ bearer: [] }],
+        responses: { '200': { description: 'Report' }, '4XX': err },
+      },
+    },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

@@ -209,6 +209,34 @@ const MIGRATIONS: string[][] = [
     `CREATE INDEX inspections_rectify_due ON inspections (rectify_due_at) WHERE state = 'rectifying'`,
     `ALTER TABLE permits ADD COLUMN revoked_at BIGINT`,
   ],
+  // 7: applicants' complaints (efficiency supervision), about a case and a department (or the bureau), each with its
+  // response deadline.
+  [
+    `CREATE TABLE complaints (
+      id TEXT PRIMARY KEY,
+      case_id TEXT NOT NULL REFERENCES cases (id),
+      department_id TEXT NOT NULL,
+      text TEXT NOT NULL,
+      contact TEXT NOT NULL,
+      state TEXT NOT NULL,
+      filed_by TEXT NOT NULL,
+      filed_at BIGINT NOT NULL,
+      due_at BIGINT NOT NULL,
+      due_provisional INTEGER NOT NULL DEFAULT 0,
+      response TEXT,
+      answered_by TEXT,
+      answered_at BIGINT,
+      answered_late INTEGER NOT NULL DEFAULT 0,
+      resolved_by TEXT,
+      resolved_at BIGINT,
+      reopened INTEGER NOT NULL DEFAULT 0,
+      version INTEGER NOT NULL
+    )`,
+    `CREATE INDEX complaints_case ON complaints (case_id)`,
+    `CREATE INDEX complaints_department ON complaints (department_id, state)`,
+    `CREATE INDEX complaints_filed ON complaints (filed_at)`,
+    `CREATE INDEX complaints_due ON complaints (due_at) WHERE state IN ('open', 'reopened')`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

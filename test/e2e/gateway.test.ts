@@ -79,7 +79,7 @@ describe('end to end: the gateway as a user runs it', function () {
       const { $id: _i, $schema: _s, ...schema } = JSON.parse(readFileSync(join(ROOT, `schemas/api/${file}.schema.json`), 'utf8'));
       expect(doc.components.schemas[name]).to.deep.equal(schema);
     }
-    for (const p of ['/api/cases', '/api/cases/{id}/accept', '/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/licence', '/api/cases/{id}/permits/{departmentId}', '/api/admin/clock', '/api/events', '/api/refused-messages', '/api/inspections']) {
+    for (const p of ['/api/cases', '/api/cases/{id}/accept', '/api/cases/{id}/reviews/{departmentId}/opinion', '/api/cases/{id}/licence', '/api/cases/{id}/permits/{departmentId}', '/api/admin/clock', '/api/events', '/api/refused-messages', '/api/inspections', '/api/cases/{id}/complaints', '/api/complaints', '/api/supervision/report']) {
       expect(doc.paths).to.have.property(p);
     }
     // A department's answers are documented as signed envelopes first, plain JSON only where signatures are not required.

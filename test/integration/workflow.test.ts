@@ -284,7 +284,7 @@ for (const kind of STORES) {
     it('shows overdue and near-deadline items to supervisors', async function () {
       const r = await sup.get('/api/supervision/overdue');
       expect(r.status).to.equal(200);
-      expect(r.body).to.have.keys(['now', 'nearDeadlineUntil', 'reviews', 'licences', 'permits', 'failedDeliveries', 'provisionalDeadlines', 'perDepartment']);
+      expect(r.body).to.have.keys(['now', 'nearDeadlineUntil', 'reviews', 'licences', 'permits', 'failedDeliveries', 'complaints', 'provisionalDeadlines', 'perDepartment']);
       expect(r.body.reviews.deemedApproved.length).to.be.greaterThan(0);
       expect((await sec.get('/api/supervision/overdue')).status).to.equal(403);
     });

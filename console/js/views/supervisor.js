@@ -1,4 +1,4 @@
-// The supervisor's page: overdue and near-deadline items, deemed approvals, failed deliveries, and two bar charts in SVG.
+// The supervisor's page: overdue and near-deadline items, deemed approvals, failed deliveries, overdue complaints, and two bar charts in SVG.
 import { get } from '../api.js';
 import { h, replace, s } from '../dom.js';
 import { fmtDate, t } from '../i18n.js';
@@ -46,7 +46,7 @@ export function supervisionView(main) {
         h('p', {}, t('sup.now', { now: fmtDate(r.now, true) })),
         h('div', { class: 'tiles' },
           [['sup.overdue', r.reviews.overdue.length], ['sup.near', r.reviews.nearDeadline.length], ['sup.deemed', r.reviews.deemedApproved.length], ['sup.failed', r.failedDeliveries.length],
-            ['sup.licOverdue', r.licences.overdue.length], ['sup.permitOverdue', r.permits.overdue.length]].map(([k, n]) =>
+            ['sup.licOverdue', r.licences.overdue.length], ['sup.permitOverdue', r.permits.overdue.length], ['sup.complaintsOverdue', r.complaints.overdue.length]].map(([k, n]) =>
             h('div', { class: `tile${n ? ' warn' : ''}`, 'data-tile': k }, h('span', { class: 'tile-n' }, String(n)), h('span', {}, t(k))))),
         h('div', { class: 'charts' },
           h('section', { class: 'card' }, barChart(t('sup.byStatus'), STATUSES.map((st) => t('st.' + st)), [{ name: t('col.count'), values: counts }])),
@@ -58,6 +58,7 @@ export function supervisionView(main) {
         section('sup-extended', t('sup.extended'), r.reviews.extended),
         section('sup-lic', t('sup.licOverdue'), r.licences.overdue, false),
         section('sup-permits', t('sup.permitOverdue'), r.permits.overdue),
+        section('sup-complaints', t('sup.complaintsOverdue'), r.complaints.overdue),
         h('section', { class: 'card', id: 'sup-failed' }, r.failedDeliveries.length
           ? table(t('sup.failed'), [t('col.case'), t('col.department'), t('col.kind'), t('col.attempts'), t('col.lastError')],
             r.failedDeliveries.map((m) => [h('a', { href: `#/case/${encodeURIComponent(m.caseId)}` }, m.caseId), m.departmentId, m.kind, String(m.attempts), m.lastError ?? '']))
