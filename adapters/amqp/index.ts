@@ -1,6 +1,7 @@
 // AMQP (RabbitMQ) adapter: confirmed, persistent publishing of signed messages to department quorum queues; acknowledged consumption of their answers.
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
+import { clientTlsOptions, type ClientTlsFiles } from '../../src/trust/tls.js';
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type InboundResult, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 import { declareTopology, names, type Names } from './topology.js';
 import { decodeIncoming, encodeOutgoing, encodeResult, resultMessage } from './wire.js';
@@ -18,6 +19,8 @@ export interface AmqpOptions {
   requeueDelayMs: number;
   results: boolean;
   reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number };
+  /** amqps://: the CA that signs the broker's certificate and this gateway's client certificate (files under the certificates folder). */
+  tls?: ClientTlsFiles;
 }
 
 const DEFAULTS: AmqpOptions = {
@@ -79,7 +82,17 @@ export class AmqpAdapter implements Adapter {
     const u = new URL(this.url);
     if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
     const r = this.options.reconnect;
+    let tls: ReturnType<typeof clientTlsOptions> = {};
+    try {
+      tls = clientTlsOptions(ctx.certsDir, this.options.tls ?? {});
+    } catch (e) {
+      // Unreadable TLS files: the adapter stays down and says why in its health; messages wait in the outbox.
+      this.lastError = `TLS settings unusable: ${(e as Error).message}`;
+      this.log?.error({ broker: where(this.url), err: this.lastError }, 'AMQP adapter not started');
+      return;
+    }
     const conn = await connect(u.toString(), {
+      ...tls,
       // Nagle off (amqplib leaves it on): an ack or confirm-awaited publish written after another small frame would
       // otherwise wait for the broker's delayed TCP ack, about 40 ms, whenever traffic is light.
       noDelay: true,
@@ -303,7 +316,7 @@ export class AmqpAdapter implements Adapter {
 
   async health(): Promise<AdapterHealth> {
     if (this.live) return { ok: true, detail: `connected to ${where(this.url)}; queues ${this.names.toQueue('*')} and ${this.names.fromQueue('*')} for ${this.ctx?.departments.length ?? 0} departments` };
-    if (!this.conn) return { ok: false, detail: 'not started' };
+    if (!this.conn) return { ok: false, detail: this.lastError ?? 'not started' };
     return { ok: false, detail: `disconnected from ${where(this.url)}${this.lastError ? `: ${this.lastError}` : ''}; reconnecting` };
   }
 
