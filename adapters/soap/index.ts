@@ -1,5 +1,7 @@
 // SOAP adapter: calls the department's own SOAP service (its WSDL), mapping message fields, and the signed XML document, onto the operation's input.
+import { Agent as HttpsAgent } from 'node:https';
 import * as soap from 'soap';
+import { clientTlsOptions, type ClientTlsFiles } from '../../src/trust/tls.js';
 import { outgoingDocument } from '../../src/xml/approval.js';
 import { AdapterError, type Adapter, type AdapterContext, type AdapterHealth, type OutgoingMessage, type SendOutcome } from '../adapter.js';
 
@@ -21,6 +23,8 @@ export interface SoapOptions {
   fields: Record<string, string>;
   timeoutMs: number;
   headers: Record<string, string>;
+  /** HTTPS to the department's service (and WSDL): the CA to trust and the gateway's client certificate for mutual TLS. */
+  tls?: ClientTlsFiles;
 }
 
 /** Bounds what a department's answer may make the gateway read. */
@@ -76,6 +80,8 @@ export class SoapAdapter implements Adapter {
   private ctx: AdapterContext | null = null;
   private client: Promise<soap.Client> | null = null;
   private lastError: string | null = null;
+  private agent: HttpsAgent | undefined;
+  private setupError: string | null = null;
 
   constructor(
     readonly name: string,
@@ -87,8 +93,18 @@ export class SoapAdapter implements Adapter {
 
   async start(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
+    try {
+      this.agent = this.options.tls ? new HttpsAgent({ keepAlive: true, ...clientTlsOptions(ctx.certsDir, this.options.tls) }) : undefined;
+      this.setupError = null;
+    } catch (e) {
+      // Unreadable TLS files: each message fails retryably with the reason (shown in health) until they are fixed.
+      this.setupError = `TLS settings unusable: ${(e as Error).message}`;
+    }
   }
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.agent?.destroy();
+    this.client = null;
+  }
 
   /** The client is made on first use, so a department whose WSDL is unreachable at start-up only delays its own messages. */
   private getClient(): Promise<soap.Client> {
@@ -96,7 +112,7 @@ export class SoapAdapter implements Adapter {
       this.client = soap
         .createClientAsync(this.options.wsdl, {
           endpoint: this.options.endpoint,
-          wsdl_options: { timeout: this.options.timeoutMs, maxContentLength: MAX_RESPONSE_BYTES, maxRedirects: 0 },
+          wsdl_options: { timeout: this.options.timeoutMs, maxContentLength: MAX_RESPONSE_BYTES, maxRedirects: 0, ...(this.agent ? { httpsAgent: this.agent } : {}) },
           wsdl_headers: this.options.headers,
         })
         .catch((e: unknown) => {
@@ -109,6 +125,10 @@ export class SoapAdapter implements Adapter {
 
   async send(msg: OutgoingMessage): Promise<SendOutcome> {
     const operation = this.options.operations[msg.kind] ?? this.options.operation;
+    if (this.setupError) {
+      this.lastError = this.setupError;
+      throw new AdapterError(`SOAP ${this.setupError}`, true);
+    }
     let client: soap.Client;
     try {
       client = await this.getClient();
@@ -131,7 +151,7 @@ export class SoapAdapter implements Adapter {
       await (call as (args: unknown, options: unknown, headers: unknown) => Promise<unknown[]>).call(
         client,
         input,
-        { timeout: this.options.timeoutMs, maxContentLength: MAX_RESPONSE_BYTES, maxRedirects: 0 },
+        { timeout: this.options.timeoutMs, maxContentLength: MAX_RESPONSE_BYTES, maxRedirects: 0, ...(this.agent ? { httpsAgent: this.agent } : {}) },
         { ...this.options.headers, 'message-id': msg.id, 'x-pag-sender': msg.sender, 'x-pag-kind': msg.kind },
       );
     } catch (e) {
@@ -145,6 +165,7 @@ export class SoapAdapter implements Adapter {
   }
 
   async health(): Promise<AdapterHealth> {
+    if (this.setupError) return { ok: false, detail: this.setupError };
     return this.lastError ? { ok: false, detail: `last delivery failed: ${this.lastError}` } : { ok: true, detail: `SOAP ${this.options.operation}` };
   }
 }

@@ -1,7 +1,9 @@
 // A simulated department with its own SOAP service (schemas/soap/department-sample.wsdl) that checks the gateway's signed notices and answers, signed, through the gateway's SOAP service.
 import express from 'express';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import * as soap from 'soap';
 import { SCHEMAS_DIR } from '../../src/paths.js';
@@ -62,7 +64,7 @@ export interface SoapDepartment {
   endpoint: string;
   behaviour: DepartmentBehaviour;
   /** Operation inputs received, as the soap package read them, with the HTTP headers and the verified signed document. */
-  received: { operation: string; args: Record<string, unknown>; headers: Record<string, unknown>; doc: ReadOutgoing }[];
+  received: { operation: string; args: Record<string, unknown>; headers: Record<string, unknown>; doc: ReadOutgoing; clientCertificate: string | null }[];
   /** Calls refused because their signed notice was missing or did not verify (answered with a Client fault). */
   badSignatures: { operation: string; code: string }[];
   answers: Answers;
@@ -70,7 +72,7 @@ export interface SoapDepartment {
 }
 
 /** Starts a simulated SOAP department on loopback (WSDL at /department?wsdl) that answers through the gateway's /soap/approval. */
-export async function startSoapDepartment(access: GatewayAccess, behaviour: DepartmentBehaviour = {}): Promise<SoapDepartment> {
+export async function startSoapDepartment(access: GatewayAccess, behaviour: DepartmentBehaviour = {}, tls?: ServerOptions): Promise<SoapDepartment> {
   let client: Promise<soap.Client> | null = null;
   const answers: Answers = new Answers(access, async (msg, token) => {
     if (typeof msg === 'string') {
@@ -110,7 +112,7 @@ export async function startSoapDepartment(access: GatewayAccess, behaviour: Depa
       dep.badSignatures.push({ operation, code });
       throw fault('soap:Client', `${code}: the notice is not signed by the gateway`);
     }
-    dep.received.push({ operation, args, headers: req.headers, doc: opened.doc });
+    dep.received.push({ operation, args, headers: req.headers, doc: opened.doc, clientCertificate: (req.socket as TLSSocket).getPeerX509Certificate?.()?.subject ?? null });
     if (operation === 'ReceiveCase') answers.schedule(b, { messageId: opened.doc.messageId, caseId: String(opened.doc.caseId), hash: opened.hash });
     return { receiptNo: `rcpt-${String(args.noticeId)}` };
   };
@@ -125,11 +127,11 @@ export async function startSoapDepartment(access: GatewayAccess, behaviour: Depa
     suppressStack: true,
   });
   app.use(router);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  // With `tls`, an HTTPS service (requiring client certificates if the options say so), as a department behind mutual TLS.
+  const server: Server = tls ? createHttpsServer(tls, app) : createHttpServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as { port: number }).port;
-  dep.endpoint = `http://127.0.0.1:${port}/department`;
+  dep.endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/department`;
   dep.wsdl = `${dep.endpoint}?wsdl`;
   dep.close = () =>
     new Promise<void>((resolve) => {

@@ -8,11 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { HttpDelivery } from '../../adapters/http-post.js';
+import { createSoapAdapter } from '../../adapters/soap/index.js';
+import { SAMPLE_MAPPING, startSoapDepartment } from '../../adapters/soap/sim.js';
 import { application, freshOtp, freshStore, silentLogger, startGateway, STORES, writeConfig, type Running } from '../support/harness.js';
 import { Pki } from '../support/pki.js';
 import { certsCopy, signerFor } from '../support/signing.js';
 
 interface Tls { cert?: string; key?: string }
+const nothing = async () => ({ ok: false as const, code: 'X', httpStatus: 500, message: '', retryable: true });
 
 for (const kind of STORES) {
   describe(`mutual TLS (${kind})`, function () {
@@ -178,6 +181,30 @@ for (const kind of STORES) {
           } finally {
             d.close();
           }
+        }
+      });
+
+      it('calls a SOAP department behind mutual TLS with the gateway certificate, and fails retryably without one', async function () {
+        const dep = await startSoapDepartment({ base: run.base, departmentId: 'xw-police' }, { answer: 'manual' }, {
+          cert: files('dept-server.pem'), key: files('dept-server.key'), ca: files('gateway-client-ca.pem'), requestCert: true, rejectUnauthorized: true,
+        });
+        const ctx = { gatewayId: 'xuanwu-gateway', logger: silentLogger(), inbound: { receive: nothing, accept: nothing, caseStatus: nothing }, departments: ['xw-police'], signer: run.gw.signer, certsDir: certs };
+        const notice = (id: string) => ({ id, kind: 'notification', caseId: randomUUID(), departmentId: 'xw-police', sender: 'xuanwu-gateway', attempt: 1, payload: { reference: '320102-1', enterpriseName: '测试', businessScope: ['catering'], reviewDays: 5 } });
+        try {
+          const ok = createSoapAdapter('soap-tls', { wsdl: dep.wsdl, endpoint: dep.endpoint, ...SAMPLE_MAPPING, timeoutMs: 3000, tls: { ca: 'tls/dept-ca.pem', cert: 'tls/gateway-client.pem', key: 'tls/gateway-client.key' } });
+          await ok.start(ctx);
+          expect(await ok.send(notice('soap-tls-1'))).to.deep.equal({ status: 'delivered' });
+          expect(dep.received.at(-1)!.clientCertificate).to.match(/CN=xuanwu-gateway/);
+          await ok.stop();
+          const without = createSoapAdapter('soap-tls', { wsdl: dep.wsdl, endpoint: dep.endpoint, ...SAMPLE_MAPPING, timeoutMs: 3000, tls: { ca: 'tls/dept-ca.pem' } });
+          await without.start(ctx);
+          const err = await without.send(notice('soap-tls-2')).then(() => null, (e: unknown) => e);
+          expect(err).to.include({ name: 'AdapterError', retryable: true });
+          expect((await without.health()).ok).to.equal(false);
+          expect(dep.received).to.have.length(1);
+          await without.stop();
+        } finally {
+          await dep.close();
         }
       });
 
