@@ -11,6 +11,8 @@ export interface Department {
   divisionCode: string;
   adapter: string;
   issuesPermit: boolean;
+  /** No system of its own: its reviewers answer in the console and the gateway signs for it with its key in certs/. */
+  hosted?: boolean;
   /** Mutual TLS: over the gateway's HTTP endpoints, this department must present a client certificate its CA issued. */
   clientCertificate?: { ca: string; subject?: string };
 }

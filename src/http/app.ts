@@ -159,8 +159,8 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
 
   /**
    * A department's answer over the REST API goes through the inbound service like every channel's: a signed envelope
-   * (application/jose) whose case and department must be the path's, or, when the configuration does not require
-   * signatures, plain JSON. The bearer token is the reviewer's.
+   * (application/jose) whose case and department must be the path's, or plain JSON: signed by the gateway for a hosted
+   * department's own reviewer, otherwise accepted only where signatures are not required. The bearer token is the reviewer's.
    */
   const answer = (kind: 'opinion' | 'permit', schemaId: string): RequestHandler[] => [
     (req, res, next) => (isJose(req) ? next() : body(schemaId)(req, res, next)),
@@ -176,7 +176,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
         const b = req.body as { decision?: Decision; reasons?: string; permitNumber?: string; messageId?: string };
         const messageId = b.messageId ?? req.header('message-id') ?? randomUUID();
         const msg: IncomingMessage = { messageId, kind, departmentId, caseId, ...(kind === 'opinion' ? { decision: b.decision, reasons: b.reasons ?? null } : { permitNumber: b.permitNumber }) };
-        r = await gw.inbound.accept(msg, channel);
+        r = await gw.inbound.acceptPlain(msg, channel, req.principal!.departmentId);
       }
       if (!r.ok) throw refusalError(r);
       res.json(view(req, await gw.cases.get(caseId)));

@@ -75,7 +75,7 @@ export function followUpRouter(gw: Gateway, body: (schemaId: string) => RequestH
           messageId: b.messageId ?? req.header('message-id') ?? randomUUID(), kind: 'inspection', departmentId: inspection.departmentId, caseId,
           inspectionId: inspection.id, stage, outcome: b.outcome, findings: b.findings ?? null,
         };
-        result = await gw.inbound.accept(msg, channel);
+        result = await gw.inbound.acceptPlain(msg, channel, req.principal!.departmentId);
       }
       if (!result.ok) {
         const e = new GatewayError(result.code in ERRORS ? (result.code as ErrorCode) : 'INTERNAL');

@@ -8,6 +8,7 @@ import type { Actor, Case } from '../domain/types.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { appendEvents } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
+import { DepartmentSigner } from '../trust/department.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf, verifyIncoming, wireHash, xmlIsSigned, type Claims, type SignatureSettings } from '../trust/messages.js';
 import { certificateProblem, loadBinding, type LoadedBinding } from '../trust/tls.js';
@@ -81,6 +82,7 @@ export function loadBindings(certsDir: string, config: GatewayConfig): Map<strin
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
   private bindings: Map<string, LoadedBinding | string>;
+  private hosted: Set<string>;
   private readonly cases: CaseService;
   private readonly followUps: FollowUpService;
 
@@ -98,20 +100,42 @@ export class InboundService implements Inbound {
     this.followUps = services.followUps;
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
     this.bindings = loadBindings(trust.certsDir, config);
+    this.hosted = new Set(config.departments.filter((d) => d.hosted).map((d) => d.id));
   }
 
   /** Departments and their channels after an administrator's change. */
   reconfigure(config: GatewayConfig): void {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
     this.bindings = loadBindings(this.trust.certsDir, config);
+    this.hosted = new Set(config.departments.filter((d) => d.hosted).map((d) => d.id));
   }
 
-  async receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}): Promise<InboundResult> {
+  /**
+   * A plain answer typed in the console or sent as plain JSON by a reviewer. For a hosted department (no system of its
+   * own; its key is kept by this gateway) the gateway signs it with the department's key, for its own reviewer only, and
+   * it then goes through every check a signed message from a department's system goes through; otherwise it is
+   * accepted as plain, which succeeds only where signatures are not required.
+   */
+  async acceptPlain(msg: IncomingMessage, channel: Channel, reviewerDepartment: string | undefined): Promise<InboundResult> {
+    if (!this.hosted.has(msg.departmentId) || reviewerDepartment !== msg.departmentId) return this.accept(msg, channel);
+    const raw = await new DepartmentSigner(this.trust.keys, msg.departmentId, this.trust.gatewayId).jws(msg);
+    // Each signing has its own issuedAt, so the message id is claimed by the answer's content rather than by its bytes:
+    // the same answer sent again (a retried request) is a duplicate, another answer under the same id a replay.
+    const content = JSON.stringify([msg.messageId, msg.kind, msg.departmentId, msg.caseId, msg.decision, msg.reasons, msg.permitNumber, msg.inspectionId, msg.stage, msg.outcome, msg.findings]);
+    return this.receiveWire({ format: 'jws', raw }, channel, { kind: msg.kind, caseId: msg.caseId ?? undefined, departmentId: msg.departmentId }, `hosted:${wireHash(content)}`);
+  }
+
+  receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}): Promise<InboundResult> {
+    return this.receiveWire(wire, channel, expect);
+  }
+
+  /** `contentHash` replaces the hash of the bytes as what claims the message id (hosted departments' answers). */
+  private async receiveWire(wire: SignedWire, channel: Channel, expect: WireExpectation, contentHash?: string): Promise<InboundResult> {
     const claims = claimsOf(wire);
     let r: InboundResult;
     try {
       if (wire.format === 'xmldsig' && !this.trust.signatures.required && !xmlIsSigned(wire.raw)) return await this.accept(readIncoming(wire.raw).msg, channel);
-      const { msg, actor } = await this.check(wire, claims, channel, expect);
+      const { msg, actor } = await this.check(wire, claims, channel, expect, contentHash);
       r = await this.effect(msg, channel, actor);
     } catch (e) {
       r = await this.refused(e, channel, claims, wire.raw);
@@ -144,12 +168,12 @@ export class InboundService implements Inbound {
    * the signature is a current key's of that sender over a message to this gateway within the window, the message id is
    * new or these are its very bytes again, a quoted request is one this gateway sent, and the reviewer is entitled.
    */
-  private async check(wire: SignedWire, claims: Claims, channel: Channel, expect: WireExpectation): Promise<{ msg: IncomingMessage; actor: Actor }> {
+  private async check(wire: SignedWire, claims: Claims, channel: Channel, expect: WireExpectation, contentHash?: string): Promise<{ msg: IncomingMessage; actor: Actor }> {
     if (claims.sender) {
       const sender = claims.sender;
       await factor('channel', () => this.checkChannel(sender, channel));
     }
-    const hash = wireHash(wire.raw);
+    const hash = contentHash ?? wireHash(wire.raw);
     // These exact bytes accepted before, within the window then: a resend (a redelivery after a broker restart) is no replay.
     const known = claims.messageId !== undefined && (await this.storedHash(claims.messageId)) === hash;
     const v = await factor('signature', () => verifyIncoming(wire, this.trust.keys, { receiver: this.trust.gatewayId, windowSeconds: this.trust.signatures.windowSeconds, checkWindow: !known }));

@@ -1,4 +1,4 @@
-// A department's side of signed messages, for the simulated departments, the demo and the tests: sign answers, check the gateway's.
+// A department's side of signed messages, for hosted departments (signed by the gateway for them), the simulated departments, the demo and the tests.
 import type { IncomingMessage } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import { incomingDocument, readOutgoing, type ReadOutgoing } from '../xml/approval.js';

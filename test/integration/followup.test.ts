@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from '../../adapters/adapter.js';
-import { application, client, freshStore, login, startGateway, STORES, type Client, type Running } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
 import { signerFor, signingClient } from '../support/signing.js';
 
 for (const kind of STORES) {
@@ -16,7 +16,8 @@ for (const kind of STORES) {
 
     before(async function () {
       store = await freshStore(kind, 'followup');
-      run = await startGateway(store.db());
+      // Departments with systems of their own, which sign their reports (the gateway signs only for hosted departments).
+      run = await startGateway(store.db(), { configFile: writeConfig(store.dir, 'config.json', (cfg) => cfg.departments.forEach((d: any) => (d.hosted = false))) });
       sec = client(run.base, await login(run.base, 'secretary'));
       reg = client(run.base, await login(run.base, 'registrar'));
       admin = client(run.base, await login(run.base, 'admin'));

@@ -31,7 +31,12 @@ export function amqpConfig(dir: string, prefix: string, departments: string[], r
     options: { url: AMQP_TEST_URL, prefix, requeueDelayMs: 50, reconnect: { initialDelayMs: 100, maxDelayMs: 1000 }, ...options },
     retry,
   };
-  for (const d of departments) cfg.departments.find((x: any) => x.id === d).adapter = 'amqp';
+  for (const d of departments) {
+    const dep = cfg.departments.find((x: any) => x.id === d);
+    dep.adapter = 'amqp';
+    // A department on AMQP has a system of its own that signs its answers; the gateway does not sign for it.
+    dep.hosted = false;
+  }
   const file = join(dir, `amqp-${Math.floor(Math.random() * 1e6)}.json`);
   writeFileSync(file, JSON.stringify(cfg));
   return file;
