@@ -380,6 +380,22 @@ export class Gateway {
     }
   }
 
+  /**
+   * Working days left until a deadline, for countdowns: 0 on the due date, negative once past it (see
+   * WorkingCalendar.workingDaysBetween); null without a deadline, or where the calendar does not cover the span.
+   */
+  workingDaysLeft(dueAt: number | null): number | null {
+    if (dueAt === null) return null;
+    const now = this.clock.now();
+    try {
+      const n = this.cal.workingDaysBetween(new Date(now), new Date(dueAt));
+      // Past its due instant on the due date itself is overdue, not "due today".
+      return dueAt < now && n === 0 ? -1 : n;
+    } catch {
+      return null;
+    }
+  }
+
   get calendar(): WorkingCalendar {
     return this.cal;
   }

@@ -109,7 +109,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     if (p.role === 'reviewer' && !c.reviews.some((r) => r.departmentId === p.departmentId)) fail('NOT_FOUND', { what: 'case' });
     return c;
   };
-  const view = (req: Request, c: Case, timeline?: unknown[]) => caseView(c, req.principal!.role, (id) => gw.cases.department(id), timeline);
+  const view = (req: Request, c: Case, timeline?: unknown[]) => caseView(c, req.principal!.role, (id) => gw.cases.department(id), timeline, (due) => gw.workingDaysLeft(due));
 
   api.post('/cases', requireRole('secretary', 'admin'), body<Application>('api/application.schema.json'), async (req, res) => {
     const key = req.header('idempotency-key');

@@ -9,7 +9,10 @@ export function maskId(id: string): string {
   return id.length <= 8 ? '*'.repeat(id.length) : `${id.slice(0, 4)}${'*'.repeat(id.length - 8)}${id.slice(-4)}`;
 }
 
-export function caseView(c: Case, role: Role, departments: (id: string) => Department | undefined, timeline?: unknown[]) {
+/** Working days left until a deadline (0: due today; negative: overdue; null: none or not covered by the calendar). */
+export type DaysLeft = (dueAt: number | null) => number | null;
+
+export function caseView(c: Case, role: Role, departments: (id: string) => Department | undefined, timeline?: unknown[], left: DaysLeft = () => null) {
   const seeIds = role === 'secretary' || role === 'registrar' || role === 'admin';
   const a = c.application;
   return {
@@ -30,6 +33,7 @@ export function caseView(c: Case, role: Role, departments: (id: string) => Depar
       state: r.state,
       deliveredAt: iso(r.deliveredAt),
       dueAt: iso(r.dueAt),
+      workingDaysLeft: left(r.dueAt),
       provisional: r.provisional,
       extended: r.extended,
       decision: r.decision,
@@ -39,6 +43,7 @@ export function caseView(c: Case, role: Role, departments: (id: string) => Depar
       decidedAt: iso(r.decidedAt),
     })),
     licenceDueAt: iso(c.licenceDueAt),
+    licenceWorkingDaysLeft: left(c.licenceDueAt),
     licenceDueProvisional: c.licenceDueProvisional,
     licenceOverdue: c.licenceOverdueAt !== null,
     licence: c.licence ? { creditCode: c.licence.creditCode, issuedAt: iso(c.licence.issuedAt), issuedBy: c.licence.issuedBy } : null,
@@ -46,6 +51,7 @@ export function caseView(c: Case, role: Role, departments: (id: string) => Depar
       departmentId: p.departmentId,
       departmentName: departments(p.departmentId)?.name ?? p.departmentId,
       dueAt: iso(p.dueAt),
+      workingDaysLeft: left(p.dueAt),
       provisional: p.provisional,
       reportedAt: iso(p.reportedAt),
       permitNumber: p.permitNumber,

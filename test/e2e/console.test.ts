@@ -252,7 +252,10 @@ describe('end to end: the browser console', function () {
       const qrow = `#queue tr[data-case="${caseId}"]`;
       await r.page.waitForSelector(qrow, { timeout: WAIT });
       const left = Number(await r.page.getAttribute(`${qrow} [data-days-left]`, 'data-days-left'));
-      expect(left).to.be.within(5, 14); // 5 working days from delivery, as calendar days
+      // Delivered now, due in 5 working days: the countdown says 5 where the calendar covers the span (it covers the
+      // years in config/calendar), else it falls back to calendar days.
+      if ((await r.page.getAttribute(`${qrow} [data-days-left]`, 'data-unit')) === 'working') expect(left).to.equal(5);
+      else expect(left).to.be.within(5, 14);
       await shot(r.page, `06-reviewer-queue-${dep}`);
       await r.page.click(`${qrow} a`);
       await r.page.waitForSelector('#opinion-form', { timeout: WAIT });

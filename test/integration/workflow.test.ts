@@ -56,6 +56,8 @@ for (const kind of STORES) {
         expect(r.state).to.equal('delivered');
         // Delivered on Friday 2025-09-26: due at the end of Friday 2025-10-10 (28 Sep worked, 1-8 Oct holidays).
         expect(r.dueAt).to.equal('2025-10-10T15:59:59.999Z');
+        // The countdown in working days: 28 Sep, 29 Sep, 30 Sep, 9 Oct, 10 Oct.
+        expect(r.workingDaysLeft).to.equal(5);
       }
       for (const d of ['xw-health', 'xw-environment', 'xw-fire']) {
         const res = await reviewers[d]!.post(`/api/cases/${c.id}/reviews/${d}/opinion`, { decision: 'approve', reasons: '符合条件' });

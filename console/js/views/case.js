@@ -32,7 +32,7 @@ function reviewsBlock(c, now) {
     table(t('case.reviews'), [t('col.department'), t('col.state'), t('col.dueAt'), t('col.left'), t('col.reasons')],
       c.reviews.map((r) => ({
         attrs: { 'data-department': r.departmentId, 'data-state': r.state },
-        cells: [r.departmentName, reviewBadge(r.state), dueCell(r.dueAt, r.provisional), OPEN.includes(r.state) ? leftCell(r.dueAt, now) : '—', h('span', { class: 'reasons' }, r.reasons ?? '')],
+        cells: [r.departmentName, reviewBadge(r.state), dueCell(r.dueAt, r.provisional), OPEN.includes(r.state) ? leftCell(r.dueAt, now, r.workingDaysLeft) : '—', h('span', { class: 'reasons' }, r.reasons ?? '')],
       }))));
 }
 
@@ -51,7 +51,7 @@ function permitsBlock(c, now, role) {
     table(t('case.permits'), [t('col.department'), t('col.dueAt'), t('col.left'), t('col.permitNumber')],
       c.permits.map((p) => ({
         attrs: { 'data-department': p.departmentId },
-        cells: [p.departmentName, dueCell(p.dueAt, p.provisional), p.reportedAt ? t('permit.reported') : leftCell(p.dueAt, now),
+        cells: [p.departmentName, dueCell(p.dueAt, p.provisional), p.reportedAt ? t('permit.reported') : leftCell(p.dueAt, now, p.workingDaysLeft),
           p.permitNumber ?? (role === 'registrar' ? permitForm(c, p) : '—')],
       }))));
 }

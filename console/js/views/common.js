@@ -39,11 +39,18 @@ export function daysLeft(dueIso, nowMs) {
   return Date.parse(dueIso) < nowMs ? -Math.max(1, -n) : n;
 }
 
-export function leftCell(dueIso, nowMs) {
-  const n = daysLeft(dueIso, nowMs);
-  if (n === null) return '—';
+/**
+ * The countdown of a deadline: in working days when the gateway gives them (`workingDays`, from its calendar), else in
+ * calendar days (a span the calendar does not cover yet).
+ */
+export function leftCell(dueIso, nowMs, workingDays) {
+  if (!dueIso) return '—';
+  const working = typeof workingDays === 'number';
+  const n = working ? (Date.parse(dueIso) < nowMs ? Math.min(workingDays, -1) : workingDays) : daysLeft(dueIso, nowMs);
+  const unit = working ? 'left.workdays' : 'left.days';
   const cls = n < 0 ? 'left over' : n <= 1 ? 'left near' : 'left';
-  return h('span', { class: cls, 'data-days-left': String(n) }, n < 0 ? t('left.over', { n: -n }) : n === 0 ? t('left.today') : t('left.days', { n }));
+  return h('span', { class: cls, 'data-days-left': String(n), 'data-unit': working ? 'working' : 'calendar' },
+    n < 0 ? t(working ? 'left.overWorkdays' : 'left.over', { n: -n }) : n === 0 ? t('left.today') : t(unit, { n }));
 }
 
 export function errorBlock(e) {

@@ -13,11 +13,11 @@ export function licenceView(main) {
       const [a, l, now] = await Promise.all([get('/api/cases?status=awaiting_licence&limit=200'), get('/api/cases?status=licensed&limit=200'), gatewayNow()]);
       replace(ready, a.cases.length
         ? table(t('reg.licence'), [t('col.reference'), t('col.enterprise'), t('lic.dueAt'), t('col.left')],
-          a.cases.map((c) => ({ attrs: { 'data-case': c.id }, cells: [caseLink(c), c.application.enterpriseName, dueCell(c.licenceDueAt, c.licenceDueProvisional), leftCell(c.licenceDueAt, now)] })))
+          a.cases.map((c) => ({ attrs: { 'data-case': c.id }, cells: [caseLink(c), c.application.enterpriseName, dueCell(c.licenceDueAt, c.licenceDueProvisional), leftCell(c.licenceDueAt, now, c.licenceWorkingDaysLeft)] })))
         : h('p', {}, t('reg.none')));
       const rows = l.cases.flatMap((c) => c.permits.filter((p) => !p.reportedAt).map((p) => ({
         attrs: { 'data-case': c.id },
-        cells: [caseLink(c), c.application.enterpriseName, c.licence?.creditCode ?? '', p.departmentName, dueCell(p.dueAt, p.provisional), leftCell(p.dueAt, now)],
+        cells: [caseLink(c), c.application.enterpriseName, c.licence?.creditCode ?? '', p.departmentName, dueCell(p.dueAt, p.provisional), leftCell(p.dueAt, now, p.workingDaysLeft)],
       })));
       replace(permits, rows.length
         ? table(t('permit.outstanding'), [t('col.reference'), t('col.enterprise'), t('col.creditCode'), t('col.department'), t('col.dueAt'), t('col.left')], rows)

@@ -18,7 +18,7 @@ export function queueView(main) {
       const pending = r.cases.filter((c) => c.status === 'in_review' && OPEN.includes(mine(c)?.state)).sort((a, b) => Date.parse(mine(a).dueAt ?? 0) - Date.parse(mine(b).dueAt ?? 0));
       replace(open, pending.length
         ? table(t('queue.title', { dep }), [t('col.reference'), t('col.enterprise'), t('col.state'), t('col.dueAt'), t('col.left')],
-          pending.map((c) => ({ attrs: { 'data-case': c.id }, cells: [caseLink(c), c.application.enterpriseName, reviewBadge(mine(c).state), dueCell(mine(c).dueAt, mine(c).provisional), leftCell(mine(c).dueAt, now)] })))
+          pending.map((c) => ({ attrs: { 'data-case': c.id }, cells: [caseLink(c), c.application.enterpriseName, reviewBadge(mine(c).state), dueCell(mine(c).dueAt, mine(c).provisional), leftCell(mine(c).dueAt, now, mine(c).workingDaysLeft)] })))
         : h('p', {}, t('queue.none')));
       const others = r.cases.filter((c) => !pending.includes(c));
       replace(rest, table(t('queue.answered'), [t('col.reference'), t('col.enterprise'), t('col.status'), t('col.state'), t('col.updated')],
