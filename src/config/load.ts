@@ -44,6 +44,8 @@ export interface GatewayConfig {
   scopeItems: Record<string, ScopeItem>;
   departments: Department[];
   routes: Route[];
+  /** The provincial business information system: where licences, permits, changes and follow-up results are pushed. */
+  province?: { push?: { adapter: string; receiver: string; events?: string[] } };
   adapters: Record<string, AdapterConfig>;
 }
 
@@ -171,6 +173,15 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
     const problem = chainProblem(r, raw.departments);
     if (problem) throw invalid(file, problem[0] === 0 ? `/routes/${i}/department` : `/routes/${i}/then/${problem[0] - 1}`, problem[1]);
   });
+  const push = raw.province?.push;
+  if (push) {
+    const a = adapters[push.adapter];
+    if (!a) throw invalid(file, '/province/push/adapter', `no adapter named ${push.adapter}`);
+    // The province takes signed XML documents, over HTTP or SOAP; the fake adapter stands in for it in demos and tests.
+    if (!['xml', 'soap', 'fake'].includes(a.kind)) throw invalid(file, '/province/push/adapter', `adapter ${push.adapter} is of kind ${a.kind}; the province is reached over xml or soap`);
+    if (ids.has(push.receiver)) throw invalid(file, '/province/push/receiver', `${push.receiver} is a department id`);
+    if (raw.departments.some((d) => d.adapter === push.adapter)) throw invalid(file, '/province/push/adapter', `adapter ${push.adapter} also serves departments; give the province its own`);
+  }
   const cycle = chainCycle(raw.routes);
   if (cycle) throw invalid(file, '/routes', `chained routes form a cycle: ${cycle.join(' -> ')}`);
   raw.eligibility.rules.forEach((rule, i) => {

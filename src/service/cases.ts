@@ -9,6 +9,7 @@ import type { Actor, Application, Case, CaseStatus, Decision, DomainEvent, Outgo
 import * as wf from '../domain/workflow.js';
 import type { Hub } from '../bus/hub.js';
 import type { Clock } from '../clock.js';
+import { provinceRows } from '../province/push.js';
 import { loadCase, loadCases, nextCounter, reserveCounter, writeChanges, type CaseChange, type OutboxInsert } from '../store/case-repo.js';
 import { isUniqueViolation, placeholders, type Db, type Sql } from '../store/sql.js';
 
@@ -199,7 +200,7 @@ export class CaseService {
           inbound.messageId, inbound.kind, id, this.clock.now(), JSON.stringify({ status: t.case.status }),
         ]);
       }
-      return { duplicate: false as const, case: t.case, outbox: t.outgoing.length > 0 };
+      return { duplicate: false as const, case: t.case, outbox: t.outgoing.length > 0 || !!this.config.province?.push };
     });
     if (result.duplicate) {
       if (inbound) inbound.duplicate = true;
@@ -211,7 +212,10 @@ export class CaseService {
 
   private async persist(sql: Sql, before: Case, t: wf.Transition, actor: Actor): Promise<void> {
     if (t.events.length === 0) return;
-    await writeChanges(sql, [{ before, after: t.case, at: t.case.updatedAt, events: t.events.map((e) => ({ ...e, actor })) }], this.outboxRows(t.case.id, t.outgoing, t.case.updatedAt));
+    await writeChanges(sql, [{ before, after: t.case, at: t.case.updatedAt, events: t.events.map((e) => ({ ...e, actor })) }], [
+      ...this.outboxRows(t.case.id, t.outgoing, t.case.updatedAt),
+      ...provinceRows(this.config, t.case, t.events, t.case.updatedAt),
+    ]);
   }
 
   private outboxRows(caseId: string, intents: OutgoingIntent[], now: number): OutboxInsert[] {
@@ -249,7 +253,7 @@ export class CaseService {
     }
     if (n === 0) return 0;
     const changes = [...work.values()];
-    await writeChanges(sql, changes, changes.flatMap((c) => this.outboxRows(c.after.id, c.outgoing, c.after.updatedAt)));
+    await writeChanges(sql, changes, changes.flatMap((c) => [...this.outboxRows(c.after.id, c.outgoing, c.after.updatedAt), ...provinceRows(this.config, c.after, c.events, c.after.updatedAt)]));
     for (const c of changes) cases.set(c.after.id, c.after);
     return n;
   }

@@ -7,6 +7,7 @@ import { fail } from '../domain/errors.js';
 import * as fu from '../domain/followup.js';
 import type { Actor, Case } from '../domain/types.js';
 import type { AddWorkingDays } from '../domain/workflow.js';
+import { provinceRows } from '../province/push.js';
 import { loadCase, writeChanges } from '../store/case-repo.js';
 import type { Db, Sql } from '../store/sql.js';
 import type { InboundRef } from './cases.js';
@@ -93,7 +94,7 @@ export class FollowUpService {
       await this.record(sql, c, s, actor);
       return s;
     });
-    this.hub.committed({ events: true });
+    this.hub.committed({ events: true, outbox: true });
     return step.inspection;
   }
 
@@ -126,7 +127,7 @@ export class FollowUpService {
       if (inbound) inbound.duplicate = true;
       return (await this.get(inspectionId))!;
     }
-    this.hub.committed({ events: true });
+    this.hub.committed({ events: true, outbox: true });
     return r.inspection;
   }
 
@@ -173,6 +174,7 @@ export class FollowUpService {
   /** The step's events on the case's timeline (and the case itself when a permit was revoked), in the same transaction. */
   private async record(sql: Sql, before: Case, s: fu.FollowUpStep, actor: Actor): Promise<void> {
     const at = this.clock.now();
-    await writeChanges(sql, [{ before, after: s.case === before ? { ...before, updatedAt: at, version: before.version + 1 } : s.case, at, events: s.events.map((e) => ({ ...e, actor })) }]);
+    const after = s.case === before ? { ...before, updatedAt: at, version: before.version + 1 } : s.case;
+    await writeChanges(sql, [{ before, after, at, events: s.events.map((e) => ({ ...e, actor })) }], provinceRows(this.config(), after, s.events, at));
   }
 }

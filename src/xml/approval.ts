@@ -102,7 +102,7 @@ export function approvalDocument(root: string, body: Record<string, unknown>): s
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 
 /** Root element per outgoing kind. */
-const OUTGOING_ROOTS: Record<string, string> = { notification: 'notification', cancellation: 'cancellation', extension_ack: 'extensionAck' };
+const OUTGOING_ROOTS: Record<string, string> = { notification: 'notification', cancellation: 'cancellation', extension_ack: 'extensionAck', 'province-report': 'enterpriseReport' };
 
 /** The XML form of an outgoing message; null for a kind that has no form in the XSD. */
 export function outgoingDocument(msg: OutgoingMessage, issuedAt: Date): string | null {
@@ -140,6 +140,19 @@ export function outgoingDocument(msg: OutgoingMessage, issuedAt: Date): string |
     });
   }
   if (root === 'cancellation') return approvalDocument(root, { header, reference: str(p.reference), reason: str(p.reason) });
+  if (root === 'enterpriseReport') {
+    const details = Object.entries((p.details ?? {}) as Record<string, unknown>).map(([name, value]) => ({ '@_name': name, '#text': str(value) }));
+    return approvalDocument(root, {
+      header,
+      event: str(p.event),
+      occurredAt: str(p.occurredAt),
+      reference: str(p.reference),
+      ...(p.creditCode ? { creditCode: str(p.creditCode) } : {}),
+      enterpriseName: str(p.enterpriseName),
+      divisionCode: str(p.divisionCode),
+      ...(details.length ? { detail: details } : {}),
+    });
+  }
   return approvalDocument(root, { header, reference: str(p.reference), dueAt: str(p.dueAt) });
 }
 

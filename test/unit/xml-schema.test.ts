@@ -44,6 +44,11 @@ describe('approval XSD and the code', function () {
       incomingDocument({ messageId: '0123', kind: 'opinion', departmentId: 'xw-fire', caseId: 'c', decision: 'refuse', reasons: '<script>&', requestHash: 'A'.repeat(43) }, header),
       incomingDocument({ messageId: 'm', kind: 'receipt', departmentId: 'xw-fire', caseId: 'c', ackOf: 'a' }, header),
       incomingDocument({ messageId: 'm', kind: 'permit', departmentId: 'xw-fire', caseId: 'c', permitNumber: '00710' }, header),
+      outgoingDocument(message('province-report', {
+        event: 'permit.revoked', occurredAt: '2025-11-17T02:00:00.000Z', caseId: '0123', reference: '320102-20250926-000001', creditCode: '91320102MA1XXXXX0X',
+        enterpriseName: '玄武 <茶> & "咖啡" 有限公司', divisionCode: '320102', details: { departmentId: 'xw-health', findings: '后厨 <未整改> & 复查不合格' },
+      }), new Date())!,
+      outgoingDocument(message('province-report', { event: 'case.terminated', occurredAt: '2025-11-17T02:00:00.000Z', caseId: '0123', reference: 'r', creditCode: null, enterpriseName: 'n', divisionCode: '320102', details: {} }), new Date())!,
     ];
     for (const d of docs) expect(xsdValid(d), d).to.deep.include({ ok: true });
     expect(outgoingDocument(message('something_new', {}), new Date())).to.equal(null);
@@ -52,6 +57,10 @@ describe('approval XSD and the code', function () {
     expect(read.fields).to.include({ 'form.enterpriseName': '玄武 <茶> & "咖啡" 有限公司', 'form.businessScope.item': 'catering,cafe', 'form.contact.phone': '013900000000' });
     expect(readIncoming(docs[5]!).msg).to.include({ messageId: '0123', reasons: '<script>&', requestHash: 'A'.repeat(43) });
     expect(readIncoming(docs[5]!)).to.include({ receiver: 'xuanwu-gateway', issuedAt: header.issuedAt, signed: false });
+    const report = readOutgoing(docs[8]!);
+    expect(report).to.include({ kind: 'province-report', receiver: 'xw-fire' });
+    expect(report.fields).to.include({ event: 'permit.revoked', creditCode: '91320102MA1XXXXX0X', enterpriseName: '玄武 <茶> & "咖啡" 有限公司' });
+    expect(docs[8]).to.include('<detail name="findings">后厨 &lt;未整改&gt; &amp; 复查不合格</detail>');
   });
 
   it('documents the reader refuses for structure are invalid against the XSD too', function () {
