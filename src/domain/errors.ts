@@ -24,6 +24,7 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
   STEP_UP_REQUIRED: { status: 403, message: 'This action needs a fresh one-time code: confirm with POST /api/auth/step-up, then try again.', retryable: true },
   STEP_UP_FAILED: { status: 401, message: 'The one-time code was not accepted.', retryable: false },
+  KEY_NOT_HELD: { status: 409, message: 'This gateway does not hold the private keys of {owner}: that department rotates its key in its own system, and the new public key is imported.', retryable: false },
   USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
   CHANNEL_NOT_BOUND: { status: 403, message: 'Department {departmentId} does not send over channel {channel}.', retryable: false },
   // Signed messages

@@ -10,6 +10,7 @@ import { ERRORS, fail, GatewayError, type ErrorCode } from '../domain/errors.js'
 import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
+import { adminIdentityRouter } from './admin-identity.js';
 import { complaintRouter } from './complaints.js';
 import { followUpRouter } from './followups.js';
 import { actorOf, authenticate, httpChannel, requireRole, requireStepUp } from './auth.js';
@@ -264,6 +265,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   });
 
   api.use('/admin', adminConfigRouter(gw, body));
+  api.use('/admin', adminIdentityRouter(gw, body));
   api.use(followUpRouter(gw, body));
   api.use(complaintRouter(gw, body));
 

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up', 'user', 'key-rotate'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -182,6 +182,13 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
         responses: { '200': { description: 'Report' }, '4XX': err },
       },
     },
+    '/api/admin/users': {
+      get: { summary: 'Users: name, role, department (never a secret)', description: 'Roles: admin, supervisor.', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      post: { summary: 'Add a user; answers the otpauth:// URI of its TOTP secret, shown this once', description: 'Roles: admin, with step-up.', security: [{ bearer: [] }], ...withBody('User'), responses: { '201': { description: 'Created' }, '4XX': err } },
+    },
+    '/api/admin/keys': { get: { summary: 'The key registry: kid, owner, algorithm, status, validity, demo, whether this gateway signs with it', description: 'Roles: admin, supervisor.', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/keys/{owner}/rotate': { post: { summary: "Rotate the gateway's or a hosted department's key: the new key signs from now on, the old ones verify until the overlap ends", description: 'Roles: admin, with step-up. KEY_NOT_HELD for a department with its own system.', parameters: [{ name: 'owner', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('KeyRotate'), responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/keys/{kid}/revoke': { post: { summary: 'Revoke a key, at once', description: 'Roles: admin, with step-up.', parameters: [{ name: 'kid', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

@@ -421,6 +421,23 @@ describe('end to end: the browser console', function () {
       expect(await unlabelled(adm.page)).to.deep.equal([]);
       await shot(adm.page, `18-admin-${tab}`);
     }
+    // Users: a refused field is named beside it; a new user's TOTP secret is shown once.
+    await adm.page.goto(`${gp.base}/#/admin/users`);
+    await adm.page.waitForSelector('tr[data-user="admin"]', { timeout: WAIT });
+    expect(await unlabelled(adm.page)).to.deep.equal([]);
+    await adm.page.fill('#user-form input[name="username"]', 'clerk-li');
+    await adm.page.fill('#user-form input[name="password"]', 'short');
+    await adm.page.click('#user-form button[type="submit"]');
+    await adm.page.waitForSelector('#user-form [data-error-for="/password"]:not([hidden])', { timeout: WAIT });
+    await adm.page.fill('#user-form input[name="password"]', 'a-long-password');
+    await adm.page.click('#user-form button[type="submit"]');
+    expect(await (await adm.page.waitForSelector('#new-user-secret code', { timeout: WAIT })).textContent()).to.match(/^otpauth:\/\/totp\/.*secret=/);
+    await adm.page.waitForSelector('tr[data-user="clerk-li"]', { timeout: WAIT });
+    await shot(adm.page, '19-admin-users');
+    // Keys: the registry, with rotation for the keys this gateway holds.
+    await adm.page.goto(`${gp.base}/#/admin/keys`);
+    await adm.page.waitForSelector('tr[data-kid][data-status="active"]', { timeout: WAIT });
+    await shot(adm.page, '20-admin-keys');
     expect(adm.errors).to.deep.equal([]);
   });
 
