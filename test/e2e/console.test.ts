@@ -88,6 +88,55 @@ async function logIn(page: Page, base: string, username: string): Promise<void> 
   await page.waitForFunction(() => !location.hash.startsWith('#/login') && document.getElementById('logout')?.hidden === false, undefined, { timeout: WAIT });
 }
 
+/**
+ * Text that fails WCAG 2.1 AA contrast against what is behind it: below 4.5:1, or 3:1 for large text (24px, or 18.66px
+ * bold). The background is the nearest opaque one among the element and its ancestors (translucent ones blended on it).
+ */
+const lowContrast = (page: Page) =>
+  page.evaluate(() => {
+    const rgba = (c: string) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return [255, 255, 255, 1];
+      const p = m[1]!.split(/[ ,/]+/).filter(Boolean).map(Number);
+      return [p[0]!, p[1]!, p[2]!, p.length > 3 ? p[3]! : 1];
+    };
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+    };
+    const background = (el: Element | null): number[] => {
+      const layers: number[][] = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3]! > 0) layers.push(c);
+        if (c[3] === 1) break;
+      }
+      let out = [255, 255, 255];
+      for (const c of layers.reverse()) out = out.map((v, i) => c[i]! * c[3]! + v * (1 - c[3]!));
+      return out;
+    };
+    const bad: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set<Element>();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || seen.has(el) || !n.textContent!.trim()) continue;
+      seen.add(el);
+      const st = getComputedStyle(el);
+      const box = el.getBoundingClientRect();
+      if (st.visibility === 'hidden' || st.display === 'none' || box.width === 0 || el.closest('[hidden], .skip, svg')) continue;
+      const fg = rgba(st.color);
+      const bg = background(el);
+      const blended = fg.slice(0, 3).map((v, i) => v * fg[3]! + bg[i]! * (1 - fg[3]!));
+      const [a, b] = [lum(blended), lum(bg)];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${ratio.toFixed(2)} ${el.tagName.toLowerCase()}.${el.className} "${n.textContent!.trim().slice(0, 30)}"`);
+    }
+    return bad;
+  });
+
 /** Form controls without an accessible label (a <label>, aria-label or aria-labelledby). */
 const unlabelled = (page: Page) =>
   page.evaluate(() =>
@@ -97,8 +146,10 @@ const unlabelled = (page: Page) =>
       .map((el) => el.outerHTML),
   );
 
+/** A screenshot of the page as it is, whose text must also pass AA contrast. */
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  expect(await lowContrast(page), `contrast on ${name}`).to.deep.equal([]);
 }
 
 const state = (page: Page, sel: string, attr: string, value: string) =>
@@ -339,6 +390,39 @@ describe('end to end: the browser console', function () {
     expect(sec.dialogs).to.deep.equal([]);
     expect(sec.errors).to.deep.equal([]);
     expect(reg.errors).to.deep.equal([]);
+  });
+
+  it('works from the keyboard alone: log in, skip to the content, reach a page through the navigation', async function () {
+    const w = await open(await context());
+    const p = w.page;
+    await p.goto(`${gp.base}/#/login`);
+    await p.waitForSelector('input[name="username"]:focus', { timeout: WAIT });
+    await p.keyboard.type('secretary');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('demo-password');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(otp('secretary'));
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.getElementById('logout')?.hidden === false, undefined, { timeout: WAIT });
+    // Tab moves to the navigation's link to the list of cases; Enter follows it.
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await p.keyboard.press('Tab');
+      reached = await p.evaluate(() => document.activeElement?.getAttribute('href') === '#/cases');
+    }
+    expect(reached, 'the cases link is reachable with Tab').to.equal(true);
+    // Every control on the way shows where the focus is.
+    expect(await p.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).to.not.equal('none');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => location.hash === '#/cases', undefined, { timeout: WAIT });
+    // The skip link is the first stop and takes the focus to the page's content.
+    await p.reload();
+    await p.waitForSelector('#logout:not([hidden])', { timeout: WAIT });
+    await p.keyboard.press('Tab');
+    expect(await p.evaluate(() => document.activeElement?.className)).to.include('skip');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.activeElement?.tagName === 'MAIN' || !!document.activeElement?.closest('main'), undefined, { timeout: WAIT });
+    expect(w.errors).to.deep.equal([]);
   });
 
   it('switches to English and back, and keeps the choice', async function () {
