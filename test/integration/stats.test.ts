@@ -1,8 +1,10 @@
 // Statistics over each store: cases walked through approval, refusal, extension, deemed approval and follow-up, and
 // every figure of /api/stats checked against figures computed here from the rows of the events table.
 import { expect } from 'chai';
-import { application, client, freshStore, login, startGateway, STORES, type Client, type Running } from '../support/harness.js';
-import { signingClient } from '../support/signing.js';
+import { randomUUID } from 'node:crypto';
+import type { FakeAdapter } from '../../adapters/fake/index.js';
+import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
+import { signerFor, signingClient } from '../support/signing.js';
 
 type Ev = { case_id: string | null; at: number; action: string; data: any };
 
@@ -100,6 +102,7 @@ for (const kind of STORES) {
     const reviewers: Record<string, Client> = {};
     const DEPS = ['xw-health', 'xw-environment', 'xw-fire'];
     const industries = new Map<string, string>();
+    const tokens: Record<string, string> = {};
     let clock = Date.parse('2025-11-03T02:00:00Z'); // Monday 10:00 in Shanghai
 
     const advance = async (hours: number) => {
@@ -109,12 +112,17 @@ for (const kind of STORES) {
 
     before(async function () {
       store = await freshStore(kind, 'stats');
-      run = await startGateway(store.db());
+      // One attempt per message, so that a department that is down makes a failed delivery at once.
+      const file = writeConfig(store.dir, 'stats.json', (cfg) => (cfg.adapters.simulated.retry = { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 10 }));
+      run = await startGateway(store.db(), { configFile: file });
       sec = client(run.base, await login(run.base, 'secretary'));
       reg = client(run.base, await login(run.base, 'registrar'));
       admin = client(run.base, await login(run.base, 'admin'));
       sup = client(run.base, await login(run.base, 'supervisor'));
-      for (const d of DEPS) reviewers[d] = signingClient(run.base, await login(run.base, `reviewer-${d}`));
+      for (const d of DEPS) {
+        tokens[d] = await login(run.base, `reviewer-${d}`);
+        reviewers[d] = signingClient(run.base, tokens[d]!);
+      }
       await advance(0);
     });
     after(async function () {
@@ -143,6 +151,8 @@ for (const kind of STORES) {
     const events = async (): Promise<Ev[]> =>
       (await run.gw.db.all<any>('SELECT case_id, at, action, data FROM events ORDER BY seq')).map((e) => ({ case_id: e.case_id, at: Number(e.at), action: e.action, data: JSON.parse(e.data) }));
 
+    let rectify = '';
+
     it('walks cases through every path', async function () {
       // Approved by all, licensed, two permits reported, one inspection planned.
       const a = await submitted();
@@ -158,6 +168,17 @@ for (const kind of STORES) {
       for (const d of ['xw-health', 'xw-fire']) expect((await reviewers[d]!.post(`/api/cases/${a}/permits/${d}`, { permitNumber: `${d}-1` })).status).to.equal(200);
       const plan = await reviewers['xw-health']!.post(`/api/cases/${a}/inspections`, { departmentId: 'xw-health', plannedFor: '2025-12-20T02:00:00Z' });
       expect(plan.status, JSON.stringify(plan.body)).to.equal(201);
+      // The fire department inspects twice: a pass, and a failure later re-inspected and rectified.
+      const report = async (inspectionId: string, stage: 'result' | 'reinspection', outcome: 'pass' | 'fail') => {
+        const jws = await signerFor('xw-fire').jws({ messageId: randomUUID(), kind: 'inspection', departmentId: 'xw-fire', caseId: a, inspectionId, stage, outcome, findings: '检查意见' });
+        const r = await client(run.base, tokens['xw-fire']!).post(`/api/cases/${a}/inspections/${inspectionId}/${stage}`, jws, { 'content-type': 'application/jose' });
+        expect(r.status, JSON.stringify(r.body)).to.equal(200);
+      };
+      const fireVisit = async () => (await reviewers['xw-fire']!.post(`/api/cases/${a}/inspections`, { departmentId: 'xw-fire', plannedFor: '2025-11-10T02:00:00Z' })).body.id as string;
+      await report(await fireVisit(), 'result', 'pass');
+      const failing = await fireVisit();
+      await report(failing, 'result', 'fail');
+      rectify = failing;
 
       // Refused by the fire department after the health department approved.
       const b = await submitted('retail');
@@ -195,9 +216,21 @@ for (const kind of STORES) {
       // Refused at the door (below the capital threshold), and one left submitted.
       expect((await sec.post('/api/cases', application({ registeredCapital: 500_000 }))).body.status).to.equal('refused');
       await submitted('retail');
+      // A department that is down: its notification fails (one attempt allowed), the review stays undelivered.
+      const fake = run.gw.adapters.get('simulated') as FakeAdapter;
+      const f = await submitted();
+      fake.options.behaviour = 'fail';
+      try {
+        expect((await sec.post(`/api/cases/${f}/accept`)).status).to.equal(200);
+        for (let i = 0; i < 50 && !(await run.gw.db.get("SELECT 1 AS x FROM outbox WHERE case_id = $1 AND state = 'failed'", [f])); i++) await run.gw.dispatcher.runOnce();
+      } finally {
+        fake.options.behaviour = 'acknowledge';
+      }
+      expect(await run.gw.db.get("SELECT 1 AS x FROM outbox WHERE case_id = $1 AND state = 'failed'", [f])).to.not.equal(undefined);
 
       clock = Date.parse('2025-11-30T02:00:00Z');
       await advance(0);
+      await report(rectify, 'reinspection', 'pass');
       expect((await sec.get(`/api/cases/${d}`)).body.status).to.equal('awaiting_licence');
       // A December case, for the period filter.
       clock = Date.parse('2025-12-02T02:00:00Z');
@@ -228,11 +261,12 @@ for (const kind of STORES) {
       const all = await check('', () => true, null);
       if (process.env.PAG_TEST_SHOW_STATS) console.log(JSON.stringify(all, null, 1));
       // The walk produced each kind of figure at least once.
-      expect(all.cases.total).to.equal(8);
+      expect(all.cases.total).to.equal(9);
+      expect(all.rates.overall.failedDeliveries).to.be.greaterThan(0);
+      expect(all.followUps.overall).to.include({ planned: 1, passed: 1, rectified: 1, inspected: 2 });
       expect(all.rates.overall.deemedApproved).to.be.greaterThan(0);
       expect(all.rates.overall.refused).to.equal(1);
       expect(all.rates.overall.extended).to.equal(1);
-      expect(all.followUps.overall.planned).to.equal(1);
       expect(all.timeTaken.perProcedure.permits.count).to.equal(2);
       const submittedAt = (evs: Ev[]) => evs.find((e) => e.action === 'case.submitted')!.at;
       const dec = Date.parse('2025-11-30T16:00:00Z');
