@@ -59,6 +59,21 @@ function caseScope(f: StatsFilter, params: unknown[]): string {
   return conds.length ? conds.join(' AND ') : '1 = 1';
 }
 
+/** The case scope without the department condition (per-department rows are restricted to their department instead). */
+function caseLevelScope(f: StatsFilter, params: unknown[]): string {
+  return caseScope({ ...f, departmentId: null }, params);
+}
+
+/**
+ * FROM-clause tail and WHERE for a per-department table (reviews, outbox, inspections): its rows of the filtered
+ * department, joined to cases only when the period or district asks for it, since that join costs more than the rest.
+ */
+function perDepartmentScope(f: StatsFilter, alias: string, params: unknown[]): string {
+  const caseLevel = f.from !== null || f.to !== null || f.district !== null;
+  const join = caseLevel ? ` JOIN cases c ON c.id = ${alias}.case_id WHERE ${caseLevelScope(f, params)}` : ' WHERE 1 = 1';
+  return `${join}${depScope(f, alias, params)}`;
+}
+
 /** A condition restricting a per-department table (alias given) to the filtered department. */
 function depScope(f: StatsFilter, alias: string, params: unknown[]): string {
   if (f.departmentId === null) return '';
@@ -112,10 +127,9 @@ export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
     q<C>((p) => `SELECT c.status, c.industry, c.division_code, ${monthExpr(db)} AS month, COUNT(*) AS n FROM cases c WHERE ${caseScope(f, p)} GROUP BY 1, 2, 3, 4`),
     q<L>((p) => `SELECT r.level, COUNT(DISTINCT r.case_id) AS n FROM reviews r JOIN cases c ON c.id = r.case_id WHERE ${caseScope(f, p)} GROUP BY r.level`),
     q<R>((p) => `SELECT r.department_id, r.state, r.extended, CASE WHEN r.state IN ('approved', 'refused') THEN r.decided_at - r.delivered_at END AS d, COUNT(*) AS n
-       FROM reviews r JOIN cases c ON c.id = r.case_id
-       WHERE r.state IN ('approved', 'refused', 'deemed_approved') AND ${caseScope(f, p)}${depScope(f, 'r', p)} GROUP BY 1, 2, 3, 4`),
+       FROM reviews r${perDepartmentScope(f, 'r', p)} AND r.state IN ('approved', 'refused', 'deemed_approved') GROUP BY 1, 2, 3, 4`),
     q<O>((p) => `SELECT o.department_id, CASE WHEN o.state = 'failed' THEN 1 ELSE 0 END AS failed, COUNT(*) AS n
-       FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.kind = 'notification' AND ${caseScope(f, p)}${depScope(f, 'o', p)} GROUP BY 1, 2`),
+       FROM outbox o${perDepartmentScope(f, 'o', p)} AND o.kind = 'notification' GROUP BY 1, 2`),
     // Procedures: submission to acceptance, acceptance to the end of review (every review approved or deemed approved),
     // that end to the licence, the licence to each permit reported.
     h((p) => `SELECT a.at - c.created_at AS d, COUNT(*) AS n FROM cases c JOIN events a ON a.case_id = c.id AND a.action = 'case.accepted' WHERE ${caseScope(f, p)} GROUP BY 1`),
@@ -124,8 +138,8 @@ export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
     h((p) => `SELECT c.licence_issued_at - w.at AS d, COUNT(*) AS n FROM cases c JOIN events w ON w.case_id = c.id AND w.action = 'case.awaiting_licence'
        WHERE c.licence_issued_at IS NOT NULL AND ${caseScope(f, p)} GROUP BY 1`),
     h((p) => `SELECT pm.reported_at - c.licence_issued_at AS d, COUNT(*) AS n FROM permits pm JOIN cases c ON c.id = pm.case_id
-       WHERE pm.reported_at IS NOT NULL AND ${caseScope(f, p)}${depScope(f, 'pm', p)} GROUP BY 1`),
-    q<I>((p) => `SELECT i.department_id, i.state, COUNT(*) AS n FROM inspections i JOIN cases c ON c.id = i.case_id WHERE ${caseScope(f, p)}${depScope(f, 'i', p)} GROUP BY 1, 2`),
+       WHERE pm.reported_at IS NOT NULL AND ${caseLevelScope(f, p)}${depScope(f, 'pm', p)} GROUP BY 1`),
+    q<I>((p) => `SELECT i.department_id, i.state, COUNT(*) AS n FROM inspections i${perDepartmentScope(f, 'i', p)} GROUP BY 1, 2`),
   ]);
 
   const add = (m: Record<string, number>, k: string, n: number) => (m[k] = (m[k] ?? 0) + n);
