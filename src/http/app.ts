@@ -18,6 +18,7 @@ import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
 import { streamEvents } from './sse.js';
+import { statsRouter } from './stats.js';
 import { caseView } from './views.js';
 import { mountConsole } from './console.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
@@ -268,6 +269,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   api.use('/admin', adminIdentityRouter(gw, body));
   api.use(followUpRouter(gw, body));
   api.use(complaintRouter(gw, body));
+  api.use(statsRouter(gw));
 
   api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
     res.json(await calendarView(gw.db));

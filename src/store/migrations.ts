@@ -237,6 +237,9 @@ const MIGRATIONS: string[][] = [
     `CREATE INDEX complaints_filed ON complaints (filed_at)`,
     `CREATE INDEX complaints_due ON complaints (due_at) WHERE state IN ('open', 'reopened')`,
   ],
+  // 8: statistics. Procedure times join a case to its acceptance and end-of-review events by action; periods select
+  // cases by submission time.
+  [`CREATE INDEX events_action ON events (action, case_id, at)`, `CREATE INDEX cases_created ON cases (created_at)`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

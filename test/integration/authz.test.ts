@@ -47,6 +47,8 @@ const OPS: Op[] = [
   { method: 'GET', path: '/api/supervision/report', roles: READERS },
   { method: 'GET', path: '/api/refused-messages', roles: READERS },
   { method: 'GET', path: '/api/supervision/overdue', roles: READERS },
+  { method: 'GET', path: '/api/stats', roles: READERS },
+  { method: 'GET', path: '/api/stats.csv', roles: READERS },
   { method: 'GET', path: '/api/outbox', roles: READERS },
   { method: 'POST', path: '/api/outbox/{none}/resend', roles: ['admin'] },
   { method: 'GET', path: '/api/audit/verify', roles: READERS },
