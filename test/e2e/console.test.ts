@@ -541,6 +541,11 @@ describe('end to end: the browser console', function () {
     await adm.page.waitForSelector('#supervision .tiles', { timeout: WAIT });
     // The case of the flow above had its deemed-approval-free reviews; the per-status chart counts it.
     expect(await adm.page.$$('#supervision svg rect.bar')).to.have.length.greaterThan(0);
+    // The statistics: time per department, cases per month, rates; and the CSV for a spreadsheet.
+    await adm.page.waitForSelector('#sup-stats figure svg', { timeout: WAIT });
+    expect((await adm.page.$$('#sup-stats figure')).length).to.be.at.least(2);
+    const [download] = await Promise.all([adm.page.waitForEvent('download', { timeout: WAIT }), adm.page.click('#stats-csv')]);
+    expect(download.suggestedFilename()).to.equal('pag-stats.csv');
     await shot(adm.page, '15-supervision');
     await adm.page.goto(`${gp.base}/#/admin`);
     await adm.page.waitForSelector('tr[data-adapter="simulated"]', { timeout: WAIT });

@@ -1,5 +1,5 @@
 // The supervisor's page: overdue and near-deadline items, deemed approvals, failed deliveries, overdue complaints, and two bar charts in SVG.
-import { get } from '../api.js';
+import { get, session } from '../api.js';
 import { h, replace, s } from '../dom.js';
 import { fmtDate, t } from '../i18n.js';
 import { errorBlock, table } from './common.js';
@@ -29,14 +29,44 @@ function barChart(title, labels, series) {
 
 const refRows = (items, dep = true) => items.map((x) => ({ cells: [h('a', { href: `#/case/${encodeURIComponent(x.caseId)}` }, x.reference ?? x.caseId), ...(dep ? [x.departmentId ?? '—'] : []), fmtDate(x.dueAt)] }));
 
+const round1 = (v) => (v === null || v === undefined ? 0 : Math.round(v * 10) / 10);
+const pct = (v) => (v === null || v === undefined ? 0 : Math.round(v * 1000) / 10);
+
+/** The statistics at a glance (GET /api/stats): time per department, cases per month, deemed approval and refusal rates. */
+function statsCharts(st) {
+  const deps = Object.keys(st.timeTaken.perDepartment).sort();
+  const rateDeps = Object.keys(st.rates.perDepartment).sort();
+  const months = Object.keys(st.cases.byMonth).sort();
+  const csv = h('button', { type: 'button', class: 'secondary small', id: 'stats-csv', onclick: async () => {
+    // A link cannot carry the bearer token: fetch the CSV and hand it to the browser as a file.
+    const res = await fetch('/api/stats.csv', { headers: { authorization: `Bearer ${session.token}` } });
+    if (!res.ok) return;
+    const a = h('a', { href: URL.createObjectURL(await res.blob()), download: 'pag-stats.csv' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } }, t('sup.csv'));
+  return h('section', { class: 'card', id: 'sup-stats' },
+    h('h2', {}, t('sup.stats'), ' ', csv),
+    h('div', { class: 'charts' },
+      deps.length ? barChart(t('sup.timePerDept'), deps, [
+        { name: t('sup.median'), values: deps.map((d) => round1(st.timeTaken.perDepartment[d].medianHours)) },
+        { name: t('sup.p90'), values: deps.map((d) => round1(st.timeTaken.perDepartment[d].p90Hours)) }]) : null,
+      months.length ? barChart(t('sup.perMonth'), months, [{ name: t('col.count'), values: months.map((m) => st.cases.byMonth[m]) }]) : null,
+      rateDeps.length ? barChart(t('sup.rates'), rateDeps, [
+        { name: t('sup.deemedRate'), values: rateDeps.map((d) => pct(st.rates.perDepartment[d].deemedApprovalRate)) },
+        { name: t('sup.refusalRate'), values: rateDeps.map((d) => pct(st.rates.perDepartment[d].refusalRate)) }]) : null));
+}
+
 export function supervisionView(main) {
   const out = h('div', { id: 'supervision' });
   replace(main, h('h1', {}, t('sup.title')), out);
   async function load() {
     try {
-      const [r, counts] = await Promise.all([
+      const [r, counts, st] = await Promise.all([
         get('/api/supervision/overdue'),
-        Promise.all(STATUSES.map((st) => get(`/api/cases?status=${st}&limit=1`).then((x) => x.total))),
+        Promise.all(STATUSES.map((x) => get(`/api/cases?status=${x}&limit=1`).then((y) => y.total))),
+        get('/api/stats'),
       ]);
       const deps = Object.keys(r.perDepartment).sort();
       const per = (k) => deps.map((d) => r.perDepartment[d][k]);
@@ -52,6 +82,7 @@ export function supervisionView(main) {
           h('section', { class: 'card' }, barChart(t('sup.byStatus'), STATUSES.map((st) => t('st.' + st)), [{ name: t('col.count'), values: counts }])),
           deps.length ? h('section', { class: 'card' }, barChart(t('sup.perDept'), deps, [
             { name: t('sup.open'), values: per('open') }, { name: t('sup.near'), values: per('nearDeadline') }, { name: t('sup.deemed'), values: per('deemedApproved') }])) : null),
+        statsCharts(st),
         section('sup-overdue', t('sup.overdue'), r.reviews.overdue),
         section('sup-near', t('sup.near'), r.reviews.nearDeadline),
         section('sup-deemed', t('sup.deemed'), r.reviews.deemedApproved),
