@@ -541,6 +541,20 @@ describe('end to end: the browser console', function () {
     await adm.page.waitForSelector('#supervision .tiles', { timeout: WAIT });
     // The case of the flow above had its deemed-approval-free reviews; the per-status chart counts it.
     expect(await adm.page.$$('#supervision svg rect.bar')).to.have.length.greaterThan(0);
+    // A department that is down: its notifications fail (one attempt), show on the page by themselves, and the
+    // administrator resends one once it is back.
+    const api = client(gp.base, await apiLogin(gp.base, 'admin'));
+    const down = { kind: 'fake', options: { behaviour: 'fail' }, retry: { maxAttempts: 1, baseDelayMs: 500, maxDelayMs: 60000 } };
+    expect((await api.put('/api/admin/adapters/simulated', down)).status).to.equal(200);
+    const lost = await api.post('/api/cases', application());
+    expect((await api.post(`/api/cases/${lost.body.id}/accept`)).status).to.equal(200);
+    await adm.page.waitForSelector('#sup-failed tr[data-message]', { timeout: WAIT });
+    expect((await api.put('/api/admin/adapters/simulated', { ...down, options: { behaviour: 'acknowledge' }, retry: { ...down.retry, maxAttempts: 8 } })).status).to.equal(200);
+    const before = (await adm.page.$$('#sup-failed tr[data-message]')).length;
+    await adm.page.click('#sup-failed tr[data-message] button');
+    await adm.page.waitForSelector('#sup-failed .alert.info', { timeout: WAIT });
+    await adm.page.waitForFunction((n) => document.querySelectorAll('#sup-failed tr[data-message]').length < n, before, { timeout: WAIT });
+    await shot(adm.page, '15b-supervision-resent');
     // The statistics: time per department, cases per month, rates; and the CSV for a spreadsheet.
     await adm.page.waitForSelector('#sup-stats figure svg', { timeout: WAIT });
     expect((await adm.page.$$('#sup-stats figure')).length).to.be.at.least(2);

@@ -1,5 +1,6 @@
 // The supervisor's page: overdue and near-deadline items, deemed approvals, failed deliveries, overdue complaints, and two bar charts in SVG.
-import { get, session } from '../api.js';
+import { get, post, session } from '../api.js';
+import { alertBox, errorText, showAlert } from '../form.js';
 import { h, replace, s } from '../dom.js';
 import { fmtDate, t } from '../i18n.js';
 import { errorBlock, table } from './common.js';
@@ -61,6 +62,12 @@ function statsCharts(st) {
 export function supervisionView(main) {
   const out = h('div', { id: 'supervision' });
   replace(main, h('h1', {}, t('sup.title')), out);
+  const failedBox = alertBox();
+  async function resend(id) {
+    showAlert(failedBox, '');
+    try { await post(`/api/outbox/${encodeURIComponent(id)}/resend`); showAlert(failedBox, t('sup.resent'), 'info'); await load(); }
+    catch (e) { if (e.status !== 401) showAlert(failedBox, errorText(e)); }
+  }
   async function load() {
     try {
       const [r, counts, st] = await Promise.all([
@@ -91,8 +98,10 @@ export function supervisionView(main) {
         section('sup-permits', t('sup.permitOverdue'), r.permits.overdue),
         section('sup-complaints', t('sup.complaintsOverdue'), r.complaints.overdue),
         h('section', { class: 'card', id: 'sup-failed' }, r.failedDeliveries.length
-          ? table(t('sup.failed'), [t('col.case'), t('col.department'), t('col.kind'), t('col.attempts'), t('col.lastError')],
-            r.failedDeliveries.map((m) => [h('a', { href: `#/case/${encodeURIComponent(m.caseId)}` }, m.caseId), m.departmentId, m.kind, String(m.attempts), m.lastError ?? '']))
+          ? [failedBox, table(t('sup.failed'), [t('col.case'), t('col.department'), t('col.kind'), t('col.attempts'), t('col.lastError'), t('col.actions')],
+            r.failedDeliveries.map((m) => ({ attrs: { 'data-message': m.messageId }, cells: [m.caseId ? h('a', { href: `#/case/${encodeURIComponent(m.caseId)}` }, m.caseId) : '—', m.departmentId, m.kind, String(m.attempts), m.lastError ?? '',
+              // Resending is the administrator's (with a fresh one-time code); the supervisor only sees the failure.
+              session.user.role === 'admin' ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `${t('sup.resend')} ${m.messageId}`, onclick: () => resend(m.messageId) }, t('sup.resend')) : ''] })))]
           : [h('h2', {}, t('sup.failed')), h('p', {}, '0')]),
         r.provisionalDeadlines.length ? section('sup-provisional', t('sup.provisional'), r.provisionalDeadlines.map((p) => ({ ...p, reference: p.caseId }))) : null);
     } catch (e) {
