@@ -237,6 +237,8 @@ const MIGRATIONS: string[][] = [
     `CREATE INDEX complaints_filed ON complaints (filed_at)`,
     `CREATE INDEX complaints_due ON complaints (due_at) WHERE state IN ('open', 'reopened')`,
   ],
+  // 8: signed checkpoints of the audit chain: the head at a position, signed by the gateway's key (compact JWS).
+  [`CREATE TABLE audit_checkpoints (pos BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL)`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
