@@ -217,13 +217,14 @@ export async function verifyChain(db: Db, o: { keys?: CheckpointKeys; pageSize?:
   const pageSize = o.pageSize ?? 5000;
   const head = (await db.get<{ pos: number; hash: string }>('SELECT pos, hash FROM audit_head WHERE id = 1'))!;
   const unsealed = Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE chain_pos IS NULL'))!.n);
-  const stored = await loadCheckpoints(db);
+  // The walk covers the chain as of the head read first: other gateways may seal (and sign) more meanwhile.
+  const stored = (await loadCheckpoints(db)).filter((c) => c.pos <= Number(head.pos));
   const walker = new ChainWalker(new Set(stored.map((c) => c.pos)));
   let from = 1;
   for (;;) {
     const rows = await db.all<ChainRow>(
-      'SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events WHERE chain_pos >= $1 ORDER BY chain_pos LIMIT $2',
-      [from, pageSize],
+      'SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events WHERE chain_pos >= $1 AND chain_pos <= $2 ORDER BY chain_pos LIMIT $3',
+      [from, Number(head.pos), pageSize],
     );
     let going = true;
     for (const r of rows) if (!(going = walker.push(r))) break;
