@@ -1,6 +1,6 @@
 // Offline audit bundles: the sealed chain, its signed checkpoints and the keys to check them, as JSON Lines, written and verified by streaming.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -148,6 +148,7 @@ export const fingerprint = (key: KeyObject): string => createHash('sha256').upda
  * PEMs, when given) and its (pos, hash) against the recomputed chain, and that the last events are covered by one.
  */
 export async function verifyBundle(file: string, o: { trusted?: string[] } = {}): Promise<BundleReport> {
+  if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw invalid(file, 'no such file');
   const trusted = o.trusted ? new Set(o.trusted.map((pem) => fingerprint(createPublicKey(pem)))) : null;
   const keys = new Map<string, { entry: BundleKey; key: KeyObject }>();
   const cps: StoredCheckpoint[] = [];

@@ -89,7 +89,7 @@ export interface WalkedChain {
 export async function checkCheckpoints(cps: readonly StoredCheckpoint[], chain: WalkedChain, keys: CheckpointKeys): Promise<{ problem?: ChainProblem; checked: number }> {
   let checked = 0;
   for (const c of cps) {
-    const bad = (detail: string): { problem: ChainProblem; checked: number } => ({ problem: { kind: 'checkpoint', position: Number(c.pos), detail: `checkpoint at position ${c.pos}: ${detail}` }, checked });
+    const bad = (detail: string): { problem: ChainProblem; checked: number } => ({ problem: { kind: 'checkpoint', position: Number(c.pos), detail }, checked });
     const opened = await openCheckpoint(c.jws, keys);
     if ('reason' in opened) return bad(opened.reason);
     const p = opened.payload;

@@ -22,7 +22,10 @@ export async function auditCommand(args: string[], print: Print = (l) => console
   const [verb] = positionals;
   if (verb === 'verify' && values.bundle) return auditVerifyBundle(values.bundle, values.trust ?? [], print);
   if (verb !== 'verify' && verb !== 'export') return -2;
-  if (verb === 'export' && !values.out) return -2;
+  if (verb === 'export' && !values.out) {
+    console.error('pag audit export: give --out FILE or --out DIR');
+    return 2;
+  }
   const { Gateway } = await import('../gateway.js');
   const gw = await Gateway.open({ settings: settingsFromEnv() });
   try {
