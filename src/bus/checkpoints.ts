@@ -166,13 +166,15 @@ export class Checkpointer {
   async now(): Promise<StoredCheckpoint | null> {
     try {
       const cp = await writeCheckpoint(this.db, this.keys, this.gateway);
-      this.sealedSince = 0;
-      this.lastAt = Date.now();
       if (cp) this.log.debug({ pos: cp.pos, kid: cp.kid }, 'audit checkpoint signed');
       return cp;
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'audit checkpoint failed');
       return null;
+    } finally {
+      // Also after a failure: the next attempt waits for the next interval rather than every sealing pass.
+      this.sealedSince = 0;
+      this.lastAt = Date.now();
     }
   }
 }
