@@ -204,8 +204,8 @@ export interface AuditReport {
   checked: number;
   unsealed: number;
   head: { pos: number; hash: string };
-  /** Signed checkpoints checked, the last of them, and how many sealed events come after it (not yet signed). */
-  checkpoints: { checked: number; last: { pos: number; at: string } | null; uncovered: number };
+  /** Signed checkpoints checked, those passed over (key revoked since), the last that holds, and how many sealed events come after it. */
+  checkpoints: { checked: number; skipped: number; last: { pos: number; at: string } | null; uncovered: number };
   problem?: ChainProblem;
 }
 
@@ -233,15 +233,15 @@ export async function verifyChain(db: Db, o: { keys?: CheckpointKeys; pageSize?:
   }
   const h = { pos: Number(head.pos), hash: head.hash };
   let problem = walker.end(h);
-  let checkedCps = 0;
-  if (!problem && o.keys) ({ problem, checked: checkedCps } = await checkCheckpoints(stored, walker, o.keys));
-  const last = stored.at(-1);
+  let cps: Awaited<ReturnType<typeof checkCheckpoints>> = { checked: 0, skipped: 0 };
+  if (!problem && o.keys) ({ problem } = cps = await checkCheckpoints(stored, walker, o.keys));
+  const last = o.keys ? cps.last : stored.at(-1);
   return {
     ok: !problem,
     checked: walker.checked,
     unsealed,
     head: h,
-    checkpoints: { checked: checkedCps, last: last ? { pos: last.pos, at: new Date(last.at).toISOString() } : null, uncovered: h.pos - (last?.pos ?? 0) },
+    checkpoints: { checked: cps.checked, skipped: cps.skipped, last: last ? { pos: last.pos, at: new Date(last.at).toISOString() } : null, uncovered: h.pos - (last?.pos ?? 0) },
     ...(problem ? { problem } : {}),
   };
 }

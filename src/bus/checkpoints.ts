@@ -27,14 +27,22 @@ export interface StoredCheckpoint {
   jws: string;
 }
 
-/** The public key a checkpoint's kid names, usable at the checkpoint's time, or why it may not be used. */
-export type CheckpointKeys = (kid: string, alg: string, at: number) => { key: KeyObject } | { refusal: string };
+/**
+ * The public key a checkpoint's kid names, usable at the checkpoint's time, or why it may not be used; `skip`: the
+ * checkpoint is passed over rather than failed (a key the trusted registry revoked since).
+ */
+export type CheckpointKeys = (kid: string, alg: string, at: number) => { key: KeyObject } | { refusal: string; skip?: boolean };
 
-/** Checkpoint keys from the live key registry: the gateway's own keys, with their status and validity window. */
+/**
+ * Checkpoint keys from the live key registry: the gateway's own keys, with their status and validity window. A key
+ * revoked since vouches for nothing, but its checkpoints are passed over, not failed: the registry lives outside the
+ * store, and the checkpoints signed after the rotation cover the whole chain again. (A bundle's own key list is not
+ * trusted that far: there a revoked key fails.)
+ */
 export function registryKeys(reg: KeyRegistry): CheckpointKeys {
   return (kid, alg, at) => {
     const found = reg.verificationKey(kid, GATEWAY_OWNER, alg, at);
-    return 'refusal' in found ? { refusal: found.refusal } : { key: found.key };
+    return 'refusal' in found ? { refusal: found.refusal, skip: found.refusal === 'key revoked' } : { key: found.key };
   };
 }
 
@@ -49,7 +57,7 @@ export async function signCheckpoint(keys: KeyRegistry, gateway: string, head: {
 }
 
 /** Checks one checkpoint's signature; its signed payload, or why it does not hold. */
-export async function openCheckpoint(jws: string, keys: CheckpointKeys): Promise<{ payload: CheckpointPayload } | { reason: string }> {
+export async function openCheckpoint(jws: string, keys: CheckpointKeys): Promise<{ payload: CheckpointPayload } | { reason: string; skip?: boolean }> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let claimed: Partial<CheckpointPayload>;
   try {
@@ -64,7 +72,7 @@ export async function openCheckpoint(jws: string, keys: CheckpointKeys): Promise
   const at = Date.parse(String(claimed.at));
   if (!Number.isFinite(at)) return { reason: 'the checkpoint has no time' };
   const found = keys(header.kid, header.alg, at);
-  if ('refusal' in found) return { reason: `key ${header.kid}: ${found.refusal}` };
+  if ('refusal' in found) return { reason: `key ${header.kid}: ${found.refusal}`, skip: found.skip };
   let payload: CheckpointPayload;
   try {
     payload = JSON.parse(new TextDecoder().decode((await compactVerify(jws, found.key, { algorithms: [header.alg] })).payload)) as CheckpointPayload;
@@ -86,26 +94,39 @@ export interface WalkedChain {
  * Checks checkpoints (in position order) against a walked chain: a valid signature by a usable key, the stored fields
  * equal to the signed ones, and the signed hash equal to the recomputed one at its position. The first problem, if any.
  */
-export async function checkCheckpoints(cps: readonly StoredCheckpoint[], chain: WalkedChain, keys: CheckpointKeys): Promise<{ problem?: ChainProblem; checked: number }> {
+export async function checkCheckpoints(
+  cps: readonly StoredCheckpoint[],
+  chain: WalkedChain,
+  keys: CheckpointKeys,
+): Promise<{ problem?: ChainProblem; checked: number; skipped: number; last?: StoredCheckpoint }> {
   let checked = 0;
+  let skipped = 0;
+  let last: StoredCheckpoint | undefined;
   for (const c of cps) {
-    const bad = (detail: string): { problem: ChainProblem; checked: number } => ({ problem: { kind: 'checkpoint', position: Number(c.pos), detail }, checked });
+    const bad = (detail: string) => ({ problem: { kind: 'checkpoint' as const, position: Number(c.pos), detail }, checked, skipped, last });
     const opened = await openCheckpoint(c.jws, keys);
+    if ('reason' in opened && opened.skip) {
+      skipped++;
+      continue;
+    }
     if ('reason' in opened) return bad(opened.reason);
     const p = opened.payload;
     if (p.pos !== Number(c.pos) || p.hash !== c.hash) return bad(`the stored position or hash differs from the signed one (${p.pos} ${p.hash})`);
     if (p.pos > chain.last.pos) {
-      return { problem: { kind: 'deleted', position: chain.last.pos + 1, detail: `the chain ends at ${chain.last.pos} but a checkpoint signed at ${p.at} covers position ${p.pos}` }, checked };
+      return { problem: { kind: 'deleted', position: chain.last.pos + 1, detail: `the chain ends at ${chain.last.pos} but a checkpoint signed at ${p.at} covers position ${p.pos}` }, checked, skipped, last };
     }
     if (chain.hashes.get(p.pos) !== p.hash) {
       return {
         problem: { kind: 'altered', position: p.pos, detail: `the chain up to position ${p.pos} is not the one signed at ${p.at}: events up to there were changed and the chain recomputed` },
         checked,
+        skipped,
+        last,
       };
     }
     checked++;
+    last = c;
   }
-  return { checked };
+  return { checked, skipped, last };
 }
 
 export async function loadCheckpoints(db: Db): Promise<StoredCheckpoint[]> {

@@ -49,6 +49,7 @@ export async function auditVerifyLive(gw: Gateway, print: Print): Promise<number
   const cp = r.checkpoints;
   print(`OK: ${r.checked} events verified; chain head ${r.head.pos} ${r.head.hash}`);
   print(cp.last ? `${cp.checked} signed checkpoints verified; the last at position ${cp.last.pos} (${cp.last.at}); ${cp.uncovered} events after it not yet signed` : 'no signed checkpoints yet');
+  if (cp.skipped) print(`${cp.skipped} checkpoints signed with a key revoked since were passed over`);
   return 0;
 }
 

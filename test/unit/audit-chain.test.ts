@@ -99,7 +99,21 @@ describe('audit checkpoints', function () {
 
   it('accepts checkpoints signed by the gateway key that match the recomputed chain', async function () {
     const r = await checkCheckpoints([await sign(10), await sign(20)], walked, registryKeys(reg));
-    expect(r).to.deep.equal({ checked: 2 });
+    expect(r.problem).to.equal(undefined);
+    expect(r).to.include({ checked: 2, skipped: 0 });
+    expect(r.last!.pos).to.equal(20);
+  });
+
+  it('passes over checkpoints of a key the registry revoked since, and counts on the later ones', async function () {
+    const r3 = new KeyRegistry(join(dir, 'c'), false);
+    const old = r3.generate('gateway', 'ES256', { now: Date.now() - 60_000 });
+    const first = await sign(10, r3);
+    r3.revoke(old.kid);
+    r3.generate('gateway', 'ES256');
+    const r = await checkCheckpoints([first, await sign(20, r3)], walked, registryKeys(r3));
+    expect(r.problem).to.equal(undefined);
+    expect(r).to.include({ checked: 1, skipped: 1 });
+    expect(r.last!.pos).to.equal(20);
   });
 
   it('refuses a forged signature', async function () {
@@ -164,6 +178,12 @@ describe('audit checkpoints', function () {
       expect(uncovered.problem).to.include({ kind: 'checkpoint', position: 11 });
       const cut = await verifyBundle(write('cut.jsonl', cps, rows.slice(0, 17)));
       expect(cut.problem).to.include({ kind: 'deleted', position: 18 });
+    });
+
+    it('fails a checkpoint whose bundled key is marked revoked (the bundle cannot be trusted to say so)', async function () {
+      const r = await verifyBundle(write('revoked.jsonl', [await sign(10), await sign(20)], rows, { ...keyLine(reg), status: 'revoked' }));
+      expect(r.problem).to.include({ kind: 'checkpoint', position: 10 });
+      expect(r.problem!.detail).to.match(/key revoked/);
     });
 
     it('refuses a bundle whose key was swapped for another', async function () {
