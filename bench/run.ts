@@ -1,4 +1,4 @@
-// `npm run bench`: raw commit rates, case throughput (in-process and HTTP), channels (SOAP, AMQP), deemed approvals and memory, on SQLite and PostgreSQL.
+// `npm run bench`: raw commit rates, case throughput (in-process and HTTP), channels (SOAP, AMQP), deemed approvals, statistics and memory, on SQLite and PostgreSQL.
 import Database from 'better-sqlite3';
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,12 +11,13 @@ import { measureInProcess, type FlowResult } from './inprocess.js';
 import type { MemoryConfig, MemoryResult } from './memory.js';
 import { measureRaw, type RawResult } from './raw.js';
 import { measureSigning, type SigningResult } from './signing.js';
+import { measureStats, type StatsResult } from './stats.js';
 import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './support.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
 const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
-const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,memory').split(','));
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,stats,memory').split(','));
 // Departments of the HTTP phase sign opinions with keys of this algorithm; the signing phase repeats it with signing off.
 const SIGNING_ALG = (['RS256', 'ES256', 'EdDSA'].includes(env.BENCH_SIGNING_ALG ?? '') ? env.BENCH_SIGNING_ALG : 'EdDSA') as Exclude<Signing, 'off'>;
 // Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
@@ -28,9 +29,10 @@ const CONFIG = {
   channels: { cases: num('BENCH_CHANNEL_CASES', 16), lightCases: 1, warmup: QUICK ? 20 : 50, maxCount: num('BENCH_CASES', 100_000), maxMs: SECONDS * 1000, confirmBatch: 100 } as ChannelConfig,
   signing: { maxCount: 1_000_000, maxMs: (QUICK ? 1 : 3) * 1000 },
   deemed: { deadlines: num('BENCH_DEADLINES', QUICK ? 10_000 : 100_000), maxMs: (QUICK ? 60 : 180) * 1000 },
+  stats: { cases: num('BENCH_STATS_CASES', QUICK ? 100_000 : 1_000_000), runs: 20, maxMs: 60_000 },
   memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
 };
-const TARGETS = { inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+const TARGETS = { statsP95Ms: 200, inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
   let signing: SigningResult[] | undefined;
   const flows: (FlowResult & { signing?: Signing; requests?: number; requestsPerSec?: number; retries?: number; clientCpuShare?: number; serverCpuShare?: number })[] = [];
   const deemed: DeemedResult[] = [];
+  const stats: StatsResult[] = [];
   const channels: GatewayChannelResult[] = [];
   let bareSoap: BareSoapResult | undefined;
   let bareAmqp: BareAmqpResult | undefined;
@@ -151,6 +154,10 @@ async function main(): Promise<void> {
     if (ONLY.has('deemed')) {
       const r = await attempt(`${kind} deemed approvals`, () => measureDeemed(kind, CONFIG.deemed));
       if (r) deemed.push(r);
+    }
+    if (ONLY.has('stats')) {
+      const r = await attempt(`${kind} statistics over ${fmt(CONFIG.stats.cases)} cases`, () => measureStats(kind, CONFIG.stats));
+      if (r) stats.push(r);
     }
   }
   const memory = ONLY.has('memory') ? await attempt('sqlite memory growth', runMemory) : undefined;
@@ -221,6 +228,24 @@ async function main(): Promise<void> {
     ),
   );
   out.push('');
+  if (stats.length) {
+    out.push(`Statistics: synthetic cases generated in SQL (3 reviews and notifications each, acceptance and end-of-review events, permits, inspections; ANALYZEd),`);
+    out.push(`then computeStats() over the store's Db (the queries of GET /api/stats), ${CONFIG.stats.runs} runs per filter (fewer past ${CONFIG.stats.maxMs / 1000} s) after one warm-up run`);
+    out.push(
+      table(
+        ['store', 'cases', 'reviews', 'events', 'load s', 'filter', 'runs', 'p50 ms', 'p95 ms', 'max ms', 'target', 'met'],
+        stats.flatMap((s) =>
+          s.queries.map((q) => {
+            const met = q.p95Ms < TARGETS.statsP95Ms;
+            verdicts.push({ what: `${s.store} statistics p95 ms (${q.name})`, target: `< ${TARGETS.statsP95Ms}`, value: q.p95Ms, met });
+            return [s.store, fmt(s.cases), fmt(s.reviews), fmt(s.events), fmt(s.loadSeconds, 1), q.name, String(q.runs), fmt(q.p50Ms, 1), fmt(q.p95Ms, 1), fmt(q.maxMs, 1), `< ${TARGETS.statsP95Ms}`, met ? 'yes' : 'NO'];
+          }),
+        ),
+        [1, 2, 3, 4, 6, 7, 8, 9],
+      ),
+    );
+    out.push('');
+  }
   let memoryVerdict: { heapGrowth: number; rssGrowth: number; anonGrowth: number | null; flat: boolean } | null = null;
   if (memory) {
     const s = memory.samples;
@@ -263,7 +288,7 @@ async function main(): Promise<void> {
 
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, stats, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   log(`bench: figures written to bench/results/latest.json`);
   process.exitCode = failures.length ? 1 : 0;

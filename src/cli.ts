@@ -1,4 +1,4 @@
-// The `pag` command line: start, demo, user add, adapters, departments, uscc validate, audit verify and export, check-config.
+// The `pag` command line: start, demo, user add, adapters, departments, uscc validate, audit verify and export, stats, check-config.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AUDIT_USAGE, auditCommand } from './cli/audit.js';
@@ -18,6 +18,8 @@ const USAGE = `usage: pag <command>
   uscc validate [--strict] CODE...
                                 check unified social credit codes and 15-digit registration numbers
 ${AUDIT_USAGE}
+  stats [--from DATE] [--to DATE] [--department ID] [--district CODE] [--format csv|json]
+                                statistics of the cases submitted in the period, read from the store
   otp USERNAME                  print the current one-time code of a demo user (demo environment only)
 ${ADAPTERS_USAGE}
 ${KEYS_USAGE}`;
@@ -86,6 +88,29 @@ async function main(argv: string[]): Promise<number> {
       const code = await auditCommand(rest);
       if (code === -2) break;
       return code;
+    }
+    case 'stats': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { from: { type: 'string' }, to: { type: 'string' }, department: { type: 'string' }, district: { type: 'string' }, format: { type: 'string' } },
+      });
+      const format = values.format ?? 'json';
+      if (format !== 'csv' && format !== 'json') {
+        console.error('pag stats: --format is csv or json');
+        return 2;
+      }
+      const { Gateway } = await import('./gateway.js');
+      const { parseFilter } = await import('./domain/stats.js');
+      const { computeStats, statsCsv } = await import('./service/stats.js');
+      const gw = await Gateway.open({ settings: settingsFromEnv() });
+      try {
+        const { format: _f, ...filters } = values;
+        const stats = await computeStats(gw.db, parseFilter(filters, (id) => gw.config.departments.some((d) => d.id === id)));
+        process.stdout.write(format === 'csv' ? statsCsv(stats) : `${JSON.stringify(stats, null, 2)}\n`);
+        return 0;
+      } finally {
+        await gw.stop();
+      }
     }
     case undefined:
     case '-h':

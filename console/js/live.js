@@ -70,9 +70,12 @@ export function connect() {
 // Named events ("case.accepted", ...) need a listener per name; the names come from the audit actions.
 const ACTIONS = [
   'case.submitted', 'case.accepted', 'case.returned', 'case.resubmitted', 'case.refused', 'case.terminated', 'case.awaiting_licence', 'case.operating',
-  'review.requested', 'review.delivered', 'review.approved', 'review.refused', 'review.extended', 'review.deemed_approved', 'review.cancelled',
-  'licence.issued', 'licence.overdue', 'permits.due', 'permit.reported', 'permit.overdue', 'delivery.failed', 'message.refused',
+  'review.requested', 'review.chained', 'review.delivered', 'review.approved', 'review.refused', 'review.extended', 'review.deemed_approved', 'review.cancelled',
+  'licence.issued', 'licence.overdue', 'permits.due', 'permit.reported', 'permit.overdue', 'permit.revoked', 'delivery.failed', 'message.refused',
+  'inspection.planned', 'inspection.passed', 'inspection.failed', 'rectification.ordered', 'inspection.rectified', 'inspection.failed_again', 'scope_change.ordered',
+  'complaint.filed', 'complaint.answered', 'complaint.resolved', 'complaint.reopened',
   'config.changed', 'config.imported', 'calendar.day_set', 'calendar.year_set', 'clock.set', 'alert.calendar_not_covered',
+  'auth.refused', 'user.added', 'key.rotated', 'key.revoked',
 ];
 function patchNamed(es, deliver) {
   for (const a of ACTIONS) es.addEventListener(a, deliver);

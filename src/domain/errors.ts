@@ -24,6 +24,7 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'Your role may not do this.', retryable: false },
   STEP_UP_REQUIRED: { status: 403, message: 'This action needs a fresh one-time code: confirm with POST /api/auth/step-up, then try again.', retryable: true },
   STEP_UP_FAILED: { status: 401, message: 'The one-time code was not accepted.', retryable: false },
+  KEY_NOT_HELD: { status: 409, message: 'This gateway does not hold the private keys of {owner}: that department rotates its key in its own system, and the new public key is imported.', retryable: false },
   USER_EXISTS: { status: 409, message: 'A user named {username} already exists.', retryable: false },
   CHANNEL_NOT_BOUND: { status: 403, message: 'Department {departmentId} does not send over channel {channel}.', retryable: false },
   // Signed messages
@@ -48,6 +49,7 @@ export const ERRORS = {
   INSPECTION_NOT_DUE: { status: 409, message: 'Inspection {inspectionId} may be re-inspected from {rectifyDueAt}, when the rectification period ends.', retryable: false },
   COMPLAINT_DEPARTMENT_NOT_CONCERNED: { status: 422, message: 'Department {departmentId} has no part in case {caseId}: a complaint may concern a department reviewing the case, or the bureau.', retryable: false },
   COMPLAINT_TRANSITION_NOT_ALLOWED: { status: 409, message: 'Cannot {action} complaint {complaintId}: it is {state}.', retryable: false },
+  INVALID_STATS_FILTER: { status: 422, message: 'The statistics filter {field} is invalid: {reason}.', retryable: false },
   UNKNOWN_DEPARTMENT: { status: 422, message: 'Unknown department {departmentId}.', retryable: false },
   UNKNOWN_SCOPE_ITEM: { status: 422, message: 'Unknown business-scope item {item}.', retryable: false },
   UNKNOWN_DIVISION: { status: 422, message: 'No route for division code {divisionCode}.', retryable: false },

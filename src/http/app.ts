@@ -11,6 +11,7 @@ import { ERRORS, fail, GatewayError, type ErrorCode } from '../domain/errors.js'
 import type { Application, Case, Decision } from '../domain/types.js';
 import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
+import { adminIdentityRouter } from './admin-identity.js';
 import { complaintRouter } from './complaints.js';
 import { followUpRouter } from './followups.js';
 import { actorOf, authenticate, httpChannel, requireRole, requireStepUp } from './auth.js';
@@ -18,6 +19,7 @@ import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
 import { streamEvents } from './sse.js';
+import { statsRouter } from './stats.js';
 import { caseView } from './views.js';
 import { mountConsole } from './console.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
@@ -265,8 +267,10 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   });
 
   api.use('/admin', adminConfigRouter(gw, body));
+  api.use('/admin', adminIdentityRouter(gw, body));
   api.use(followUpRouter(gw, body));
   api.use(complaintRouter(gw, body));
+  api.use(statsRouter(gw));
 
   api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
     res.json(await calendarView(gw.db));

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
 
-const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up'] as const;
+const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up', 'user', 'key-rotate'] as const;
 
 function schemaOf(name: string): Record<string, unknown> {
   const s = schemaRegistry().getSchema(`api/${name}.schema.json`)!.schema as Record<string, unknown>;
@@ -169,6 +169,35 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     '/api/complaints/{id}/answer': { post: { summary: 'Answer an open or reopened complaint (an answer after the deadline is recorded as late); 409 COMPLAINT_TRANSITION_NOT_ALLOWED otherwise', description: 'Roles: reviewer of the department concerned, supervisor, registrar (complaints about the bureau).', parameters: [idParam], security: [{ bearer: [] }], ...withBody('ComplaintAnswer'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
     '/api/complaints/{id}/resolve': { post: { summary: 'Close an answered complaint', description: 'Roles: supervisor.', parameters: [idParam], security: [{ bearer: [] }], ...withBody('ComplaintResolve'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
     '/api/complaints/{id}/reopen': { post: { summary: 'Reopen an answered complaint: a new answer is due within a fresh response period', description: 'Roles: supervisor.', parameters: [idParam], security: [{ bearer: [] }], ...withBody('Reason'), responses: { '200': { description: 'The complaint' }, '4XX': err } } },
+    '/api/stats': {
+      get: {
+        summary: 'Statistics of the cases submitted in a period: cases by state, industry, district, review level and month; hours from delivery to decision per department and per procedure (acceptance, review, licence, permits) as count, mean, median and p90; rates of deemed approval, refusal, extension and delivery failure per department and overall; follow-up visit outcomes',
+        description: 'Roles: supervisor, admin. With format=csv the same figures as CSV rows (section, group, key, metric, value). Bad filters: 422 INVALID_STATS_FILTER or UNKNOWN_DEPARTMENT.',
+        parameters: [
+          { name: 'from', in: 'query', required: false, schema: { type: 'string' }, description: 'YYYY-MM-DD (from that day in Asia/Shanghai) or an ISO-8601 instant' },
+          { name: 'to', in: 'query', required: false, schema: { type: 'string' }, description: 'YYYY-MM-DD (that day included) or an ISO-8601 instant (excluded)' },
+          { name: 'department', in: 'query', required: false, schema: { type: 'string' }, description: 'Only cases this department reviews, and only its figures' },
+          { name: 'district', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{2,6}$' }, description: 'Division code or its prefix' },
+          { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'csv'] } },
+        ],
+        security: [{ bearer: [] }],
+        responses: { '200': { description: 'Statistics (JSON, or text/csv)' }, '4XX': err },
+      },
+    },
+    '/api/stats.csv': {
+      get: {
+        summary: 'The statistics as CSV: columns section, group, key, metric, value',
+        description: 'Roles: supervisor, admin. Same filters as /api/stats.',
+        parameters: [
+          { name: 'from', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'to', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'department', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'district', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{2,6}$' } },
+        ],
+        security: [{ bearer: [] }],
+        responses: { '200': { description: 'text/csv' }, '4XX': err },
+      },
+    },
     '/api/supervision/report': {
       get: {
         summary: 'Supervision report of a period (Asia/Shanghai dates, both included), per department: reviews decided or due in it (delivered, decided on time, approved, refused, deemed approvals, extensions, still open, mean days to decide), failed deliveries, complaints received/resolved/overdue, permits reported late',
@@ -182,6 +211,13 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
         responses: { '200': { description: 'Report' }, '4XX': err },
       },
     },
+    '/api/admin/users': {
+      get: { summary: 'Users: name, role, department (never a secret)', description: 'Roles: admin, supervisor.', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } },
+      post: { summary: 'Add a user; answers the otpauth:// URI of its TOTP secret, shown this once', description: 'Roles: admin, with step-up.', security: [{ bearer: [] }], ...withBody('User'), responses: { '201': { description: 'Created' }, '4XX': err } },
+    },
+    '/api/admin/keys': { get: { summary: 'The key registry: kid, owner, algorithm, status, validity, demo, whether this gateway signs with it', description: 'Roles: admin, supervisor.', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/keys/{owner}/rotate': { post: { summary: "Rotate the gateway's or a hosted department's key: the new key signs from now on, the old ones verify until the overlap ends", description: 'Roles: admin, with step-up. KEY_NOT_HELD for a department with its own system.', parameters: [{ name: 'owner', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], ...withBody('KeyRotate'), responses: { '200': { description: 'OK' }, '4XX': err } } },
+    '/api/admin/keys/{kid}/revoke': { post: { summary: 'Revoke a key, at once', description: 'Roles: admin, with step-up.', parameters: [{ name: 'kid', in: 'path', required: true, schema: { type: 'string' } }], security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },
     '/api/audit/verify': { get: { summary: 'Verify the hash-chained audit log', security: [{ bearer: [] }], responses: { '200': { description: 'Report' } } } },
   };
   if (manualClock) {

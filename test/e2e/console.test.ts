@@ -73,7 +73,16 @@ async function open(ctx: BrowserContext): Promise<Watched> {
 }
 
 /** A token over the API, with a code from the same step book as the browser logins. */
+/** API tokens, one login per user and gateway: each one-time code is good once, and codes come only every 30 seconds. */
+const apiTokens = new Map<string, string>();
 async function apiLogin(base: string, username: string): Promise<string> {
+  const known = apiTokens.get(`${base}|${username}`);
+  if (known) return known;
+  const token = await freshApiLogin(base, username);
+  apiTokens.set(`${base}|${username}`, token);
+  return token;
+}
+async function freshApiLogin(base: string, username: string): Promise<string> {
   const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'demo-password', otp: otp(username) }) });
   if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
@@ -88,6 +97,55 @@ async function logIn(page: Page, base: string, username: string): Promise<void> 
   await page.waitForFunction(() => !location.hash.startsWith('#/login') && document.getElementById('logout')?.hidden === false, undefined, { timeout: WAIT });
 }
 
+/**
+ * Text that fails WCAG 2.1 AA contrast against what is behind it: below 4.5:1, or 3:1 for large text (24px, or 18.66px
+ * bold). The background is the nearest opaque one among the element and its ancestors (translucent ones blended on it).
+ */
+const lowContrast = (page: Page) =>
+  page.evaluate(() => {
+    const rgba = (c: string) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return [255, 255, 255, 1];
+      const p = m[1]!.split(/[ ,/]+/).filter(Boolean).map(Number);
+      return [p[0]!, p[1]!, p[2]!, p.length > 3 ? p[3]! : 1];
+    };
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+    };
+    const background = (el: Element | null): number[] => {
+      const layers: number[][] = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3]! > 0) layers.push(c);
+        if (c[3] === 1) break;
+      }
+      let out = [255, 255, 255];
+      for (const c of layers.reverse()) out = out.map((v, i) => c[i]! * c[3]! + v * (1 - c[3]!));
+      return out;
+    };
+    const bad: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set<Element>();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || seen.has(el) || !n.textContent!.trim()) continue;
+      seen.add(el);
+      const st = getComputedStyle(el);
+      const box = el.getBoundingClientRect();
+      if (st.visibility === 'hidden' || st.display === 'none' || box.width === 0 || el.closest('[hidden], .skip, svg')) continue;
+      const fg = rgba(st.color);
+      const bg = background(el);
+      const blended = fg.slice(0, 3).map((v, i) => v * fg[3]! + bg[i]! * (1 - fg[3]!));
+      const [a, b] = [lum(blended), lum(bg)];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${ratio.toFixed(2)} ${el.tagName.toLowerCase()}.${el.className} "${n.textContent!.trim().slice(0, 30)}"`);
+    }
+    return bad;
+  });
+
 /** Form controls without an accessible label (a <label>, aria-label or aria-labelledby). */
 const unlabelled = (page: Page) =>
   page.evaluate(() =>
@@ -97,8 +155,10 @@ const unlabelled = (page: Page) =>
       .map((el) => el.outerHTML),
   );
 
+/** A screenshot of the page as it is, whose text must also pass AA contrast. */
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  expect(await lowContrast(page), `contrast on ${name}`).to.deep.equal([]);
 }
 
 const state = (page: Page, sel: string, attr: string, value: string) =>
@@ -341,6 +401,86 @@ describe('end to end: the browser console', function () {
     expect(reg.errors).to.deep.equal([]);
   });
 
+  it('files a complaint at the counter, answers it as the registrar and resolves it as the supervisor; terminates a case', async function () {
+    const created = await client(gp.base, await apiLogin(gp.base, 'admin')).post('/api/cases', application({ enterpriseName: '玄武投诉测试<b>餐饮</b>有限公司' }));
+    expect(created.status).to.equal(201);
+    const id = created.body.id as string;
+    // The registrar files at the counter on the applicant's behalf, and answers for the bureau.
+    const sec = await open(await context());
+    await logIn(sec.page, gp.base, 'registrar');
+    await sec.page.goto(`${gp.base}/#/case/${encodeURIComponent(id)}`);
+    await sec.page.click('#complaint-form summary');
+    await sec.page.selectOption('#complaint-form select[name="departmentId"]', 'bureau');
+    await sec.page.fill('#complaint-form textarea[name="text"]', '<script>alert(4)</script>窗口排队时间过长');
+    await sec.page.click('#complaint-form button[type="submit"]');
+    // The contact was left empty: the API's error appears beside that field, and nothing was filed.
+    await sec.page.waitForSelector('#complaint-form [data-error-for="/contact"]:not([hidden])', { timeout: WAIT });
+    await sec.page.fill('#complaint-form input[name="contact"]', '13900000000');
+    await sec.page.click('#complaint-form button[type="submit"]');
+    await sec.page.waitForSelector('#complaints tr[data-complaint][data-state="open"]', { timeout: WAIT });
+    expect(await unlabelled(sec.page)).to.deep.equal([]);
+    await shot(sec.page, '21-complaint-filed');
+
+    const sup = await open(await context());
+    await logIn(sup.page, gp.base, 'supervisor');
+    await sup.page.goto(`${gp.base}/#/case/${encodeURIComponent(id)}`);
+    await sup.page.waitForSelector('#complaints tr[data-state="open"]', { timeout: WAIT });
+    await sec.page.fill('#complaints textarea[name="response"]', '已增设窗口');
+    await sec.page.click('#complaints form:not(#complaint-form) button[type="submit"]');
+    await sec.page.waitForSelector('#complaints tr[data-state="answered"]', { timeout: WAIT });
+    // The supervisor's page follows by itself, and the supervisor resolves the complaint.
+    await sup.page.waitForSelector('#complaints tr[data-state="answered"]', { timeout: WAIT });
+    await sup.page.click('#complaints tr[data-state="answered"] button:has-text("办结")');
+    await sup.page.waitForSelector('#complaints tr[data-state="resolved"]', { timeout: WAIT });
+    await sec.page.waitForSelector('#complaints tr[data-state="resolved"]', { timeout: WAIT });
+    await shot(sup.page, '22-complaint-resolved');
+
+    // Terminating needs a reason; with one, the case ends.
+    await sec.page.click('#terminate-form summary');
+    await sec.page.click('#terminate-form button[type="submit"]');
+    await sec.page.waitForSelector('#terminate-form [data-error-for="/reason"]:not([hidden])', { timeout: WAIT });
+    await sec.page.fill('#terminate-reason', '申请人撤回申请');
+    await sec.page.click('#terminate-form button[type="submit"]');
+    await sec.page.waitForSelector('.case-head [data-status="terminated"]', { timeout: WAIT });
+    for (const w of [sec, sup]) {
+      expect(w.dialogs).to.deep.equal([]);
+      expect(w.errors).to.deep.equal([]);
+    }
+  });
+
+  it('works from the keyboard alone: log in, skip to the content, reach a page through the navigation', async function () {
+    const w = await open(await context());
+    const p = w.page;
+    await p.goto(`${gp.base}/#/login`);
+    await p.waitForSelector('input[name="username"]:focus', { timeout: WAIT });
+    await p.keyboard.type('supervisor');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('demo-password');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(otp('supervisor'));
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.getElementById('logout')?.hidden === false, undefined, { timeout: WAIT });
+    // Tab moves to the navigation's link to the list of cases; Enter follows it.
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await p.keyboard.press('Tab');
+      reached = await p.evaluate(() => document.activeElement?.getAttribute('href') === '#/cases');
+    }
+    expect(reached, 'the cases link is reachable with Tab').to.equal(true);
+    // Every control on the way shows where the focus is.
+    expect(await p.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).to.not.equal('none');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => location.hash === '#/cases', undefined, { timeout: WAIT });
+    // The skip link is the first stop and takes the focus to the page's content.
+    await p.reload();
+    await p.waitForSelector('#logout:not([hidden])', { timeout: WAIT });
+    await p.keyboard.press('Tab');
+    expect(await p.evaluate(() => document.activeElement?.className)).to.include('skip');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.activeElement?.tagName === 'MAIN' || !!document.activeElement?.closest('main'), undefined, { timeout: WAIT });
+    expect(w.errors).to.deep.equal([]);
+  });
+
   it('switches to English and back, and keeps the choice', async function () {
     const w = await open(await context());
     const p = w.page;
@@ -421,6 +561,23 @@ describe('end to end: the browser console', function () {
       expect(await unlabelled(adm.page)).to.deep.equal([]);
       await shot(adm.page, `18-admin-${tab}`);
     }
+    // Users: a refused field is named beside it; a new user's TOTP secret is shown once.
+    await adm.page.goto(`${gp.base}/#/admin/users`);
+    await adm.page.waitForSelector('tr[data-user="admin"]', { timeout: WAIT });
+    expect(await unlabelled(adm.page)).to.deep.equal([]);
+    await adm.page.fill('#user-form input[name="username"]', 'clerk-li');
+    await adm.page.fill('#user-form input[name="password"]', 'short');
+    await adm.page.click('#user-form button[type="submit"]');
+    await adm.page.waitForSelector('#user-form [data-error-for="/password"]:not([hidden])', { timeout: WAIT });
+    await adm.page.fill('#user-form input[name="password"]', 'a-long-password');
+    await adm.page.click('#user-form button[type="submit"]');
+    expect(await (await adm.page.waitForSelector('#new-user-secret code', { timeout: WAIT })).textContent()).to.match(/^otpauth:\/\/totp\/.*secret=/);
+    await adm.page.waitForSelector('tr[data-user="clerk-li"]', { timeout: WAIT });
+    await shot(adm.page, '19-admin-users');
+    // Keys: the registry, with rotation for the keys this gateway holds.
+    await adm.page.goto(`${gp.base}/#/admin/keys`);
+    await adm.page.waitForSelector('tr[data-kid][data-status="active"]', { timeout: WAIT });
+    await shot(adm.page, '20-admin-keys');
     expect(adm.errors).to.deep.equal([]);
   });
 

@@ -47,6 +47,8 @@ const OPS: Op[] = [
   { method: 'GET', path: '/api/supervision/report', roles: READERS },
   { method: 'GET', path: '/api/refused-messages', roles: READERS },
   { method: 'GET', path: '/api/supervision/overdue', roles: READERS },
+  { method: 'GET', path: '/api/stats', roles: READERS },
+  { method: 'GET', path: '/api/stats.csv', roles: READERS },
   { method: 'GET', path: '/api/outbox', roles: READERS },
   { method: 'POST', path: '/api/outbox/{none}/resend', roles: ['admin'] },
   { method: 'GET', path: '/api/audit/verify', roles: READERS },
@@ -72,6 +74,11 @@ const OPS: Op[] = [
   { method: 'GET', path: '/api/admin/routes', roles: READERS },
   { method: 'PUT', path: '/api/admin/routes', roles: ['admin'], body: {} },
   { method: 'GET', path: '/api/admin/eligibility', roles: READERS },
+  { method: 'GET', path: '/api/admin/users', roles: READERS },
+  { method: 'POST', path: '/api/admin/users', roles: ['admin'], body: {} },
+  { method: 'GET', path: '/api/admin/keys', roles: READERS },
+  { method: 'POST', path: '/api/admin/keys/{nothing}/rotate', roles: ['admin'], body: { alg: 'none' } },
+  { method: 'POST', path: '/api/admin/keys/{nothing}/revoke', roles: ['admin'] },
   { method: 'PUT', path: '/api/admin/eligibility', roles: ['admin'], body: {} },
 ];
 
@@ -85,6 +92,8 @@ const templateOf = (path: string) =>
     .replace(/\/(reviews|permits)\/xw-health/, '/$1/{departmentId}')
     .replace(/\/adapters\/\{(name|nothing)\}/, '/adapters/{name}')
     .replace(/\/departments\/(xw-health|\{nothing\})/, '/departments/{id}')
+    .replace(/\/keys\/\{nothing\}\/rotate/, '/keys/{owner}/rotate')
+    .replace(/\/keys\/\{nothing\}\/revoke/, '/keys/{kid}/revoke')
     .replace(/\/days\/[0-9-]+/, '/days/{day}')
     .replace(/\/years\/[0-9]+/, '/years/{year}');
 

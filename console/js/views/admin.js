@@ -1,11 +1,11 @@
-// Administration: adapters with health and a test button, departments, routes, eligibility rules and the calendar.
+// Administration: adapters with health and a test button, departments, routes, eligibility rules, the calendar, users and keys.
 import { ApiError, get, post, put, session } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
-import { alertBox, errorText, field, showAlert } from '../form.js';
+import { alertBox, clearErrors, errorText, field, showAlert, showErrors } from '../form.js';
 import { errorBlock, table } from './common.js';
 
-const TABS = ['adapters', 'departments', 'routes', 'eligibility', 'calendar'];
+const TABS = ['adapters', 'departments', 'routes', 'eligibility', 'calendar', 'users', 'keys'];
 
 /** Problems of a refused change, each naming the field (JSON path) the API named. */
 function problems(e) {
@@ -106,13 +106,71 @@ function calendarTab(out) {
   return load;
 }
 
+function usersTab(out) {
+  const list = h('div', {});
+  const box = alertBox();
+  const enrol = h('div', { id: 'new-user-secret', 'aria-live': 'polite' });
+  const username = h('input', { name: 'username', autocomplete: 'off', required: true });
+  const password = h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: '8' });
+  const role = h('select', { name: 'role' }, ['secretary', 'registrar', 'reviewer', 'supervisor', 'admin'].map((r) => h('option', { value: r }, t('role.' + r))));
+  const department = h('input', { name: 'departmentId', autocomplete: 'off' });
+  const form = h('form', { class: 'stack', id: 'user-form', novalidate: true },
+    h('h2', {}, t('adm.addUser')), box,
+    field(t('login.username'), '/username', username), field(t('login.password'), '/password', password, t('adm.passwordHint')),
+    field(t('adm.role'), '/role', role), field(t('adm.userDept'), '/departmentId', department, t('adm.userDeptHint')),
+    h('button', { type: 'submit', class: 'primary' }, t('adm.addUser')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    showAlert(box, '');
+    try {
+      const r = await post('/api/admin/users', { username: username.value.trim(), password: password.value, role: role.value, ...(department.value.trim() ? { departmentId: department.value.trim() } : {}) });
+      password.value = '';
+      // Shown once: the new user enrols this secret in an authenticator app.
+      replace(enrol, h('p', { class: 'alert info' }, t('adm.userAdded', { name: r.user.username })), h('p', {}, h('code', { class: 'otpauth' }, r.otpauth)));
+      await load();
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status === 401) return;
+      const left = showErrors(form, e.details?.errors ?? (e.details?.path ? [{ path: e.details.path, message: e.message }] : []));
+      if (left.length || !e.details?.errors) showAlert(box, errorText(e));
+    }
+  });
+  async function load() {
+    const r = await get('/api/admin/users');
+    replace(list, table(t('adm.users'), [t('login.username'), t('adm.role'), t('adm.userDept')],
+      r.users.map((u) => ({ attrs: { 'data-user': u.username }, cells: [u.username, t('role.' + u.role), u.departmentId ?? ''] }))));
+  }
+  replace(out, h('section', { class: 'card' }, list), session.user.role === 'admin' ? h('section', { class: 'card' }, form, enrol) : null);
+  return load;
+}
+
+function keysTab(out) {
+  const list = h('div', {});
+  const box = alertBox();
+  const canWrite = session.user.role === 'admin';
+  async function act(path, body) {
+    showAlert(box, '');
+    try { await post(path, body); showAlert(box, t('adm.keyDone'), 'info'); await load(); } catch (e) { if (e.status !== 401) showProblems(box, e); }
+  }
+  async function load() {
+    const r = await get('/api/admin/keys');
+    replace(list, table(t('adm.keys'), ['kid', t('adm.keyOwner'), t('adm.keyAlg'), t('col.status'), t('adm.keyValid'), t('col.actions')],
+      r.keys.map((k) => ({ attrs: { 'data-kid': k.kid, 'data-status': k.status }, cells: [k.kid + (k.demo ? ' (demo)' : ''), k.owner, k.alg, t('ks.' + k.status), `${k.notBefore.slice(0, 10)} – ${k.notAfter.slice(0, 10)}`,
+        canWrite ? h('span', { class: 'row-actions' },
+          k.signsHere && k.status === 'active' ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `${t('adm.rotate')} ${k.kid}`, onclick: () => act(`/api/admin/keys/${encodeURIComponent(k.owner)}/rotate`, { alg: k.alg }) }, t('adm.rotate')) : null,
+          k.status !== 'revoked' ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `${t('adm.revoke')} ${k.kid}`, onclick: () => { if (confirm(t('adm.revokeConfirm', { kid: k.kid }))) act(`/api/admin/keys/${encodeURIComponent(k.kid)}/revoke`); } }, t('adm.revoke')) : null) : ''] }))));
+  }
+  replace(out, h('section', { class: 'card' }, box, list));
+  return load;
+}
+
 export function adminView(main, tab = 'adapters') {
   if (!TABS.includes(tab)) tab = 'adapters';
   const out = h('div', { id: `admin-${tab}` });
   replace(main, h('h1', {}, t('adm.title')),
     h('nav', { class: 'tabs', 'aria-label': t('adm.title') }, TABS.map((x) => h('a', { href: `#/admin/${x}`, 'aria-current': x === tab ? 'page' : null }, t('adm.' + x)))),
     out);
-  const loader = { adapters: adaptersTab, departments: departmentsTab, routes: (o) => sectionTab(o, 'routes', t('adm.routes')), eligibility: (o) => sectionTab(o, 'eligibility', t('adm.eligibility')), calendar: calendarTab }[tab](out);
+  const loader = { adapters: adaptersTab, departments: departmentsTab, routes: (o) => sectionTab(o, 'routes', t('adm.routes')), eligibility: (o) => sectionTab(o, 'eligibility', t('adm.eligibility')), calendar: calendarTab, users: usersTab, keys: keysTab }[tab](out);
   const load = async () => { try { await loader?.(); } catch (e) { if (e.status !== 401) out.append(errorBlock(e)); } };
   load();
   // Editors keep what the administrator typed; only the read-only lists follow live changes.

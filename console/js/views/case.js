@@ -104,6 +104,18 @@ function actions(c, user) {
     if (mine && OPEN.includes(mine.state)) parts.push(opinionForm(c, mine, user, box));
     else if (mine) parts.push(h('p', {}, t('op.closed', { state: t('rv.' + mine.state) })));
   }
+  if (['secretary', 'registrar', 'admin'].includes(user.role) && ['submitted', 'returned', 'in_review', 'awaiting_licence'].includes(c.status)) {
+    const reason = h('textarea', { name: 'reason', rows: '2', id: 'terminate-reason' });
+    const form = h('form', { class: 'stack', id: 'terminate-form', novalidate: true },
+      h('details', {}, h('summary', {}, t('act.terminate')),
+        field(t('act.terminateReason'), '/reason', reason),
+        h('button', { type: 'submit', class: 'secondary' }, t('act.terminateConfirm'))));
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); clearErrors(form); run(async () => {
+      try { await post(`/api/cases/${id}/terminate`, { reason: reason.value.trim() }); }
+      catch (e) { if (e.details?.errors) showErrors(form, e.details.errors); else throw e; }
+    }); });
+    parts.push(form);
+  }
   if (user.role === 'registrar' && c.status === 'awaiting_licence') {
     parts.push(h('button', { type: 'button', class: 'primary', id: 'issue-licence', onclick: () => run(() => post(`/api/cases/${id}/licence`)) }, t('lic.issue')));
   }
@@ -150,13 +162,64 @@ function opinionForm(c, review, user, box) {
   return form;
 }
 
+/**
+ * Complaints about the case: filed at the counter on the applicant's behalf, answered by the department concerned (the
+ * registrar for the bureau, or the supervisor), resolved or reopened by the supervisor.
+ */
+function complaintsBlock(c, list, user, reload) {
+  const id = encodeURIComponent(c.id);
+  const box = alertBox();
+  const run = async (fn, form) => {
+    showAlert(box, '');
+    if (form) clearErrors(form);
+    try { await fn(); await reload(); }
+    catch (e) { if (!(e instanceof ApiError) || e.status === 401) return; if (form && e.details?.errors) showErrors(form, e.details.errors); else showAlert(box, errorText(e)); }
+  };
+  const mayAnswer = (k) => ['open', 'reopened'].includes(k.state) && (user.role === 'supervisor' || (user.role === 'reviewer' && user.departmentId === k.departmentId) || (user.role === 'registrar' && k.departmentId === 'bureau'));
+  const depName = (dep) => (dep === 'bureau' ? t('cp.bureau') : c.reviews.find((r) => r.departmentId === dep)?.departmentName ?? dep);
+  const row = (k) => {
+    const controls = [];
+    if (mayAnswer(k)) {
+      const text = h('textarea', { name: 'response', rows: '2', 'aria-label': `${t('cp.response')} ${depName(k.departmentId)}` });
+      const form = h('form', { class: 'stack', novalidate: true }, text, h('p', { class: 'field-error', 'data-error-for': '/response', hidden: true }), h('button', { type: 'submit', class: 'secondary small' }, t('cp.answer')));
+      text.dataset.path = '/response';
+      form.addEventListener('submit', (ev) => { ev.preventDefault(); run(() => post(`/api/complaints/${encodeURIComponent(k.id)}/answer`, { response: text.value.trim() }), form); });
+      controls.push(form);
+    }
+    if (user.role === 'supervisor' && k.state === 'answered') {
+      controls.push(h('button', { type: 'button', class: 'secondary small', onclick: () => run(() => post(`/api/complaints/${encodeURIComponent(k.id)}/resolve`, {})) }, t('cp.resolve')));
+      const why = h('input', { name: 'reason', 'aria-label': t('cp.reopenReason') });
+      const reopen = h('form', { class: 'inline-form', novalidate: true }, why, h('button', { type: 'submit', class: 'secondary small' }, t('cp.reopen')));
+      reopen.addEventListener('submit', (ev) => { ev.preventDefault(); run(() => post(`/api/complaints/${encodeURIComponent(k.id)}/reopen`, { reason: why.value.trim() })); });
+      controls.push(reopen);
+    }
+    return { attrs: { 'data-complaint': k.id, 'data-state': k.state }, cells: [depName(k.departmentId), h('span', { class: 'reasons' }, k.text), h('span', { class: `badge cp-${k.state}` }, t('cp.' + k.state)), k.overdue ? h('span', { class: 'left over' }, t('cp.overdue')) : fmtDate(k.dueAt), h('span', { class: 'reasons' }, k.response ?? ''), controls] };
+  };
+  const parts = [box, list.length ? table(t('cp.title'), [t('col.department'), t('cp.text'), t('col.status'), t('col.dueAt'), t('cp.response'), t('col.actions')], list.map(row)) : h('h2', {}, t('cp.title'))];
+  if (user.role === 'secretary' || user.role === 'registrar') {
+    const dep = h('select', { name: 'departmentId' }, [h('option', { value: 'bureau' }, t('cp.bureau')), ...c.reviews.map((r) => h('option', { value: r.departmentId }, r.departmentName))]);
+    const text = h('textarea', { name: 'text', rows: '3' });
+    const contact = h('input', { name: 'contact', autocomplete: 'off' });
+    const form = h('form', { class: 'stack', id: 'complaint-form', novalidate: true },
+      h('details', {}, h('summary', {}, t('cp.file')),
+        field(t('cp.about'), '/departmentId', dep), field(t('cp.text'), '/text', text), field(t('cp.contact'), '/contact', contact, t('cp.contactHint')),
+        h('button', { type: 'submit', class: 'secondary' }, t('cp.file'))));
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); run(() => post(`/api/cases/${id}/complaints`, { departmentId: dep.value, text: text.value.trim(), contact: contact.value.trim() }), form); });
+    parts.push(form);
+  }
+  return h('section', { class: 'card', id: 'complaints' }, parts);
+}
+
 export function caseView(main, caseId) {
   const user = session.user;
   const head = h('div', { class: 'case-head' });
   const actionSlot = h('div', {});
   const body = h('div', { id: 'case-body' });
-  replace(main, h('h1', { id: 'case-title' }, '…'), head, actionSlot, body);
+  // Rebuilt only when the complaints change, so a response being typed is not lost to a live update.
+  const complaintSlot = h('div', {});
+  replace(main, h('h1', { id: 'case-title' }, '…'), head, actionSlot, body, complaintSlot);
   let key = null;
+  let complaintsKey = null;
   async function load() {
     try {
       const [c, now] = await Promise.all([get(`/api/cases/${encodeURIComponent(caseId)}`), gatewayNow()]);
@@ -165,6 +228,9 @@ export function caseView(main, caseId) {
       const k = actionKey(c, user);
       if (k !== key) { key = k; replace(actionSlot, actions(c, user)); }
       replace(body, reviewsBlock(c, now), licenceBlock(c), permitsBlock(c, now, user.role), applicationBlock(c), timelineBlock(c));
+      const complaints = (await get(`/api/cases/${encodeURIComponent(caseId)}/complaints`)).complaints ?? [];
+      const ck = JSON.stringify(complaints.map((k) => [k.id, k.state, k.overdue])) + c.reviews.length;
+      if (ck !== complaintsKey) { complaintsKey = ck; replace(complaintSlot, complaintsBlock(c, complaints, user, load)); }
     } catch (e) {
       if (e.status !== 401) replace(body, errorBlock(e));
     }

@@ -1,0 +1,149 @@
+// Statistics arithmetic: durations summarised from value histograms (mean, median, p90), rates, filters and CSV rows. Pure.
+import { fail } from './errors.js';
+
+/** Durations in milliseconds, each with how many times it occurs; the store groups equal durations so few rows travel. */
+export type Histogram = ReadonlyArray<readonly [valueMs: number, count: number]>;
+
+/** A duration summary in hours of elapsed (clock) time; null figures where nothing was measured. */
+export interface DurationSummary {
+  count: number;
+  meanHours: number | null;
+  medianHours: number | null;
+  p90Hours: number | null;
+}
+
+export const HOUR_MS = 3_600_000;
+
+/** Merges and sorts a histogram's entries by value; zero and negative counts are dropped. */
+export function normalise(h: Histogram): [number, number][] {
+  const m = new Map<number, number>();
+  for (const [v, n] of h) if (n > 0) m.set(v, (m.get(v) ?? 0) + n);
+  return [...m.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** The value at 1-based rank `rank` of the sorted values the histogram stands for. */
+function atRank(sorted: [number, number][], rank: number): number {
+  let seen = 0;
+  for (const [v, n] of sorted) {
+    seen += n;
+    if (seen >= rank) return v;
+  }
+  throw new RangeError(`rank ${rank} beyond ${seen} values`);
+}
+
+/**
+ * Median (the mean of the two middle values when the count is even) and the 90th percentile by nearest rank (the
+ * smallest value with at least 90 % of values at or below it): both exact, no interpolation between buckets.
+ */
+export function summarise(h: Histogram): DurationSummary {
+  const s = normalise(h);
+  const count = s.reduce((a, [, n]) => a + n, 0);
+  if (count === 0) return { count: 0, meanHours: null, medianHours: null, p90Hours: null };
+  // Integer milliseconds times counts stay exact below 2^53, so the sum does not depend on the order of rows.
+  const total = s.reduce((a, [v, n]) => a + v * n, 0);
+  const median = count % 2 === 1 ? atRank(s, (count + 1) / 2) : (atRank(s, count / 2) + atRank(s, count / 2 + 1)) / 2;
+  return { count, meanHours: total / count / HOUR_MS, medianHours: median / HOUR_MS, p90Hours: atRank(s, Math.ceil(0.9 * count)) / HOUR_MS };
+}
+
+/** A share, or null when there is nothing to divide by. */
+export const rate = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
+
+/** Review counts of one department (or all) and the rates derived from them. */
+export interface RateCounts {
+  /** Reviews that ended in approval, refusal or deemed approval. */
+  decided: number;
+  deemedApproved: number;
+  refused: number;
+  /** Decided reviews that had been extended once. */
+  extended: number;
+  /** Notifications of review requests put in the outbox, and those that ended failed. */
+  notifications: number;
+  failedDeliveries: number;
+}
+
+export interface Rates extends RateCounts {
+  deemedApprovalRate: number | null;
+  refusalRate: number | null;
+  extensionRate: number | null;
+  deliveryFailureRate: number | null;
+}
+
+export function rates(c: RateCounts): Rates {
+  return {
+    ...c,
+    deemedApprovalRate: rate(c.deemedApproved, c.decided),
+    refusalRate: rate(c.refused, c.decided),
+    extensionRate: rate(c.extended, c.decided),
+    deliveryFailureRate: rate(c.failedDeliveries, c.notifications),
+  };
+}
+
+/** Adds per-department counts into one. */
+export function sumCounts(all: RateCounts[]): RateCounts {
+  const z: RateCounts = { decided: 0, deemedApproved: 0, refused: 0, extended: 0, notifications: 0, failedDeliveries: 0 };
+  for (const c of all) for (const k of Object.keys(z) as (keyof RateCounts)[]) z[k] += c[k];
+  return z;
+}
+
+/** Which cases the figures cover: submitted within [from, to) (epoch ms), in a district (division-code prefix), reviewed by a department. */
+export interface StatsFilter {
+  from: number | null;
+  to: number | null;
+  departmentId: string | null;
+  district: string | null;
+}
+
+/** Shanghai is UTC+8 all year: a bare date means that day in Shanghai. */
+const SHANGHAI_MS = 8 * HOUR_MS;
+
+function instant(field: 'from' | 'to', v: string): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    const day = Date.parse(`${v}T00:00:00Z`);
+    if (Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== v) fail('INVALID_STATS_FILTER', { field, reason: `${v} is not a calendar date` });
+    // `to` as a date includes that whole day.
+    return day - SHANGHAI_MS + (field === 'to' ? 24 * HOUR_MS : 0);
+  }
+  if (/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(v)) {
+    const ms = Date.parse(v);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  return fail('INVALID_STATS_FILTER', { field, reason: `${v} is neither a date (YYYY-MM-DD) nor an ISO-8601 instant with a zone` });
+}
+
+/**
+ * Reads the filters of a query string or the command line. `knownDepartment` decides whether a department exists.
+ * Every refusal is INVALID_STATS_FILTER naming the field, or UNKNOWN_DEPARTMENT.
+ */
+export function parseFilter(q: Record<string, unknown>, knownDepartment: (id: string) => boolean): StatsFilter {
+  const str = (field: string): string | null => {
+    const v = q[field];
+    if (v === undefined || v === '') return null;
+    if (typeof v !== 'string') fail('INVALID_STATS_FILTER', { field, reason: 'give it once, as text' });
+    return v;
+  };
+  const fromS = str('from');
+  const toS = str('to');
+  const from = fromS === null ? null : instant('from', fromS);
+  const to = toS === null ? null : instant('to', toS);
+  if (from !== null && to !== null && from >= to) fail('INVALID_STATS_FILTER', { field: 'to', reason: `the period ends (${toS}) before it starts (${fromS})` });
+  const departmentId = str('department');
+  if (departmentId !== null && !knownDepartment(departmentId)) fail('UNKNOWN_DEPARTMENT', { departmentId });
+  const district = str('district');
+  if (district !== null && !/^\d{2,6}$/.test(district)) fail('INVALID_STATS_FILTER', { field: 'district', reason: 'a division code or its prefix: 2 to 6 digits' });
+  return { from, to, departmentId, district };
+}
+
+/** Quotes a CSV field when it needs it (RFC 4180). */
+export function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export const CSV_COLUMNS = ['section', 'group', 'key', 'metric', 'value'] as const;
+
+/** One figure as a row of the long CSV layout: section, grouping, group key, metric, value. */
+export type CsvRow = [section: string, group: string, key: string, metric: string, value: number | null];
+
+export function toCsv(rows: CsvRow[]): string {
+  return [CSV_COLUMNS.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\r\n') + '\r\n';
+}
