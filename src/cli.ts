@@ -1,6 +1,7 @@
-// The `pag` command line: start, demo, user add, adapters, departments, uscc validate, audit verify, stats, check-config.
+// The `pag` command line: start, demo, user add, adapters, departments, uscc validate, audit verify and export, stats, check-config.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { AUDIT_USAGE, auditCommand } from './cli/audit.js';
 import { ADAPTERS_USAGE, configCommand } from './cli/config-admin.js';
 import { KEYS_USAGE, keysCommand } from './cli/keys.js';
 import { usccValidateCommand } from './cli/uscc.js';
@@ -16,7 +17,7 @@ const USAGE = `usage: pag <command>
                                 create a user; prints the otpauth:// URI of its TOTP secret
   uscc validate [--strict] CODE...
                                 check unified social credit codes and 15-digit registration numbers
-  audit verify                  walk the audit chain; report the first altered, inserted or deleted event
+${AUDIT_USAGE}
   stats [--from DATE] [--to DATE] [--department ID] [--district CODE] [--format csv|json]
                                 statistics of the cases submitted in the period, read from the store
   otp USERNAME                  print the current one-time code of a demo user (demo environment only)
@@ -84,19 +85,9 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       return configCommand(cmd, rest);
     case 'audit': {
-      if (rest[0] !== 'verify') break;
-      const { Gateway } = await import('./gateway.js');
-      const { seal, verifyChain } = await import('./bus/audit.js');
-      const gw = await Gateway.open({ settings: settingsFromEnv() });
-      try {
-        while ((await seal(gw.db)).length > 0);
-        const r = await verifyChain(gw.db);
-        if (r.ok) console.log(`OK: ${r.checked} events verified; chain head ${r.head.pos} ${r.head.hash}`);
-        else console.log(`TAMPERED: ${r.problem!.kind} event at position ${r.problem!.position}${r.problem!.seq ? ` (seq ${r.problem!.seq})` : ''}: ${r.problem!.detail}`);
-        return r.ok ? 0 : 1;
-      } finally {
-        await gw.stop();
-      }
+      const code = await auditCommand(rest);
+      if (code === -2) break;
+      return code;
     }
     case 'stats': {
       const { values } = parseArgs({

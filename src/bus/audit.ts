@@ -1,6 +1,7 @@
 // The audit chain: a sealer links committed events into one hash chain in a single global order; verify walks it.
 import { createHash } from 'node:crypto';
 import type { Db, Sql } from '../store/sql.js';
+import { checkCheckpoints, loadCheckpoints, type CheckpointKeys } from './checkpoints.js';
 import type { PublishedEvent } from './hub.js';
 
 interface EventRow {
@@ -79,75 +80,170 @@ export async function seal(db: Db, limit = 2000): Promise<PublishedEvent[]> {
   });
 }
 
+/** An event as sealed: the stored text of every field, its chain position and its link hash. */
+export interface ChainRow {
+  seq: number;
+  case_id: string | null;
+  at: number;
+  actor: string;
+  action: string;
+  data: string;
+  chain_pos: number;
+  hash: string;
+}
+
+/** The first thing wrong with a chain: an event altered, inserted or deleted, or a checkpoint that does not hold. */
+export interface ChainProblem {
+  kind: 'altered' | 'inserted' | 'deleted' | 'checkpoint';
+  position: number;
+  seq?: number;
+  detail: string;
+}
+
+/**
+ * Walks a chain one event at a time, in chain order, without any store: the live verifier pages the events table
+ * through it, the offline verifier streams a bundle through it. Stops at the first problem; remembers the hash at the
+ * positions it is asked to (the checkpoints'), so a long chain is checked in constant memory.
+ */
+export class ChainWalker {
+  private prev = GENESIS;
+  /** The link before `prev`: a row that only verifies against it follows an inserted row. */
+  private prevPrev: string | null = null;
+  private lastSeq = 0;
+  private expected = 1;
+  private pending: ChainRow | null = null; // a row that failed to verify, kept to tell an insertion from an alteration
+  checked = 0;
+  problem: ChainProblem | undefined;
+  /** Recomputed hashes at the remembered positions. */
+  readonly hashes = new Map<number, string>();
+
+  constructor(private readonly remember: ReadonlySet<number> = new Set()) {}
+
+  /** Position and hash of the last verified event (0 and GENESIS before any). */
+  get last(): { pos: number; hash: string } {
+    return { pos: this.expected - 1, hash: this.prev };
+  }
+
+  /** Feeds the next event in chain order; false once a problem was found (later rows are ignored). */
+  push(r: ChainRow): boolean {
+    if (this.problem) return false;
+    const pos = Number(r.chain_pos);
+    if (this.pending) {
+      // The failing row is an insertion if the chain resumes right after it, as if it were not there.
+      if (linkHash(this.prev, pos - 1, r) === r.hash) {
+        return this.fail({ kind: 'inserted', position: pos - 1, seq: Number(this.pending.seq), detail: `event at position ${pos - 1} is not part of the chain` });
+      }
+      return this.fail(altered(this.pending));
+    }
+    if (pos > this.expected) {
+      return this.fail({ kind: 'deleted', position: this.expected, detail: `positions ${this.expected} to ${pos - 1} are missing` });
+    }
+    if (pos < this.expected) {
+      // A position seen twice (possible in a bundle, never in the store): whichever of the two links is forged.
+      if (this.prevPrev !== null && linkHash(this.prevPrev, pos, r) === r.hash) {
+        this.checked--;
+        return this.fail({ kind: 'inserted', position: pos, seq: this.lastSeq, detail: `event at position ${pos} is not part of the chain` });
+      }
+      return this.fail({ kind: 'inserted', position: pos, seq: Number(r.seq), detail: `a second event at position ${pos} is not part of the chain` });
+    }
+    const h = linkHash(this.prev, pos, r);
+    if (h !== r.hash) {
+      if (this.prevPrev !== null && linkHash(this.prevPrev, pos - 1, r) === r.hash) {
+        this.checked--;
+        return this.fail({ kind: 'inserted', position: pos - 1, seq: this.lastSeq, detail: `event at position ${pos - 1} is not part of the chain` });
+      }
+      this.pending = r;
+      return true;
+    }
+    this.prevPrev = this.prev;
+    this.lastSeq = Number(r.seq);
+    this.prev = h;
+    this.expected = pos + 1;
+    this.checked++;
+    if (this.remember.has(pos)) this.hashes.set(pos, h);
+    return true;
+  }
+
+  /** Ends the walk; `head` (the store's chain head), when given, must be where the walk ended. */
+  end(head?: { pos: number; hash: string }): ChainProblem | undefined {
+    if (this.problem) return this.problem;
+    if (this.pending) return this.set(altered(this.pending));
+    if (head && this.expected - 1 < Number(head.pos)) {
+      return this.set({ kind: 'deleted', position: this.expected, detail: `the chain ends at ${this.expected - 1} but its head says ${head.pos}` });
+    }
+    if (head && this.prev !== head.hash) {
+      return this.set({ kind: 'altered', position: this.expected - 1, detail: 'the last event does not match the chain head' });
+    }
+    return undefined;
+  }
+
+  private fail(p: ChainProblem): false {
+    this.problem = p;
+    return false;
+  }
+
+  private set(p: ChainProblem): ChainProblem {
+    this.problem = p;
+    return p;
+  }
+}
+
+const altered = (r: ChainRow): ChainProblem => ({ kind: 'altered', position: Number(r.chain_pos), seq: Number(r.seq), detail: 'stored hash does not match the event' });
+
+/** Walks a whole chain held in memory (tests, small bundles). */
+export function walkChain(rows: Iterable<ChainRow>, head?: { pos: number; hash: string }, remember?: ReadonlySet<number>): ChainWalker {
+  const w = new ChainWalker(remember);
+  for (const r of rows) if (!w.push(r)) break;
+  w.end(head);
+  return w;
+}
+
 /** The result of walking the chain. */
 export interface AuditReport {
   ok: boolean;
   checked: number;
   unsealed: number;
   head: { pos: number; hash: string };
-  problem?: { kind: 'altered' | 'inserted' | 'deleted'; position: number; seq?: number; detail: string };
+  /** Signed checkpoints checked, those passed over (key revoked since), the last that holds, and how many sealed events come after it. */
+  checkpoints: { checked: number; skipped: number; last: { pos: number; at: string } | null; uncovered: number };
+  problem?: ChainProblem;
 }
 
-/** Walks the whole chain from its start and reports the first altered, inserted or deleted event. */
-export async function verifyChain(db: Db, pageSize = 5000): Promise<AuditReport> {
+/**
+ * Walks the whole chain from its start and reports the first altered, inserted or deleted event; with the key
+ * registry, also checks every signed checkpoint against its signature and the recomputed chain.
+ */
+export async function verifyChain(db: Db, o: { keys?: CheckpointKeys; pageSize?: number } = {}): Promise<AuditReport> {
+  const pageSize = o.pageSize ?? 5000;
   const head = (await db.get<{ pos: number; hash: string }>('SELECT pos, hash FROM audit_head WHERE id = 1'))!;
   const unsealed = Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE chain_pos IS NULL'))!.n);
-  const report = (problem?: AuditReport['problem'], checked = 0): AuditReport => ({
-    ok: !problem,
-    checked,
-    unsealed,
-    head: { pos: Number(head.pos), hash: head.hash },
-    ...(problem ? { problem } : {}),
-  });
-  let prev = GENESIS;
-  let prevPrev: string | null = null; // the link before `prev`: a row that only verifies against it follows an inserted row
-  let lastSeq = 0;
-  let expected = 1;
-  let checked = 0;
-  let pending: EventRow | null = null; // a row that failed to verify, kept to tell an insertion from an alteration
+  // The walk covers the chain as of the head read first: other gateways may seal (and sign) more meanwhile.
+  const stored = (await loadCheckpoints(db)).filter((c) => c.pos <= Number(head.pos));
+  const walker = new ChainWalker(new Set(stored.map((c) => c.pos)));
+  let from = 1;
   for (;;) {
-    const rows = await db.all<EventRow>(
-      'SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events WHERE chain_pos >= $1 ORDER BY chain_pos LIMIT $2',
-      [expected, pageSize],
+    const rows = await db.all<ChainRow>(
+      'SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events WHERE chain_pos >= $1 AND chain_pos <= $2 ORDER BY chain_pos LIMIT $3',
+      [from, Number(head.pos), pageSize],
     );
-    for (const r of rows) {
-      const pos = Number(r.chain_pos);
-      if (pending) {
-        // The failing row is an insertion if the chain resumes right after it, as if it were not there.
-        if (linkHash(prev, pos - 1, r) === r.hash) {
-          return report({ kind: 'inserted', position: pos - 1, seq: Number(pending.seq), detail: `event at position ${pos - 1} is not part of the chain` }, checked);
-        }
-        return report({ kind: 'altered', position: Number(pending.chain_pos), seq: Number(pending.seq), detail: 'stored hash does not match the event' }, checked);
-      }
-      if (pos > expected) {
-        return report({ kind: 'deleted', position: expected, detail: `positions ${expected} to ${pos - 1} are missing` }, checked);
-      }
-      const h = linkHash(prev, pos, r);
-      if (h !== r.hash) {
-        if (prevPrev !== null && linkHash(prevPrev, pos - 1, r) === r.hash) {
-          return report({ kind: 'inserted', position: pos - 1, seq: lastSeq, detail: `event at position ${pos - 1} is not part of the chain` }, checked - 1);
-        }
-        pending = r;
-        continue;
-      }
-      prevPrev = prev;
-      lastSeq = Number(r.seq);
-      prev = h;
-      expected = pos + 1;
-      checked++;
-    }
-    if (rows.length < pageSize && !pending) break;
-    if (rows.length < pageSize && pending) {
-      return report({ kind: 'altered', position: Number(pending.chain_pos), seq: Number(pending.seq), detail: 'stored hash does not match the event' }, checked);
-    }
+    let going = true;
+    for (const r of rows) if (!(going = walker.push(r))) break;
+    if (!going || rows.length < pageSize) break;
+    from = Number(rows[rows.length - 1]!.chain_pos) + 1;
   }
-  if (expected - 1 < Number(head.pos)) {
-    return report({ kind: 'deleted', position: expected, detail: `the chain ends at ${expected - 1} but its head says ${head.pos}` }, checked);
-  }
-  if (prev !== head.hash) {
-    return report({ kind: 'altered', position: expected - 1, detail: 'the last event does not match the chain head' }, checked);
-  }
-  return report(undefined, checked);
+  const h = { pos: Number(head.pos), hash: head.hash };
+  let problem = walker.end(h);
+  let cps: Awaited<ReturnType<typeof checkCheckpoints>> = { checked: 0, skipped: 0 };
+  if (!problem && o.keys) ({ problem } = cps = await checkCheckpoints(stored, walker, o.keys));
+  const last = o.keys ? cps.last : stored.at(-1);
+  return {
+    ok: !problem,
+    checked: walker.checked,
+    unsealed,
+    head: h,
+    checkpoints: { checked: cps.checked, skipped: cps.skipped, last: last ? { pos: last.pos, at: new Date(last.at).toISOString() } : null, uncovered: h.pos - (last?.pos ?? 0) },
+    ...(problem ? { problem } : {}),
+  };
 }
 
 /** Sealed events after a position, for live streams catching up (Last-Event-ID). */

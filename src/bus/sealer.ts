@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/sql.js';
 import { eventsAfter, seal } from './audit.js';
+import type { Checkpointer } from './checkpoints.js';
 import type { Hub, PublishedEvent } from './hub.js';
 
 /** Events sealed per transaction. */
@@ -19,11 +20,16 @@ export class Sealer {
     private readonly hub: Hub,
     private readonly log: Logger,
     private readonly opts: { pollMs: number } = { pollMs: 1000 },
+    /** Signs the chain head now and then; absent, the chain is only sealed. */
+    private readonly checkpoints?: Checkpointer,
   ) {}
+
+  private started = false;
 
   async start(): Promise<void> {
     const head = await this.db.get<{ pos: number }>('SELECT pos FROM audit_head WHERE id = 1');
     this.published = Number(head?.pos ?? 0);
+    this.started = true;
     this.hub.on('committed', this.onCommit);
     this.kick();
   }
@@ -34,6 +40,8 @@ export class Sealer {
     if (this.timer) clearTimeout(this.timer);
     if (this.debounce) clearImmediate(this.debounce);
     await this.settled();
+    // A last checkpoint covers what this gateway sealed before it went away.
+    if (this.started && this.checkpoints) await this.checkpoints.now();
   }
 
   private debounce: NodeJS.Immediate | null = null;
@@ -71,6 +79,8 @@ export class Sealer {
       for (;;) {
         const sealed = await seal(this.db, SEAL_BATCH);
         await this.publish(sealed);
+        // Also with none sealed: the time since the last checkpoint may have run out.
+        await this.checkpoints?.sealed(sealed.length);
         // A short batch means nothing was left unsealed when it was taken; later commits kick another pass.
         if (sealed.length < SEAL_BATCH || this.stopped) break;
       }

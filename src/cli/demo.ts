@@ -250,7 +250,7 @@ export async function runDemo(): Promise<number> {
     await licence(f.id);
 
     const verify = await call('supervisor', 'GET', '/api/audit/verify');
-    say(`\n== Audit: ${verify.ok ? 'chain verified' : 'CHAIN BROKEN'} (${verify.checked} events, head ${String(verify.head.hash).slice(0, 16)}...)`);
+    say(`\n== Audit: ${verify.ok ? 'chain verified' : 'CHAIN BROKEN'} (${verify.checked} events, ${verify.checkpoints.checked} signed checkpoints, head ${String(verify.head.hash).slice(0, 16)}...)`);
     say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
     return verify.ok ? 0 : 1;
   } finally {

@@ -67,6 +67,8 @@ export const ERRORS = {
   CONFIG_CHANGE_INVALID: { status: 422, message: 'The configuration change is refused at {path}: {reason}', retryable: false },
   CONFIG_VERSION_CONFLICT: { status: 409, message: 'The configuration changed since version {expected}; it is now version {current}.', retryable: false },
   DEPARTMENT_IN_USE: { status: 409, message: 'Department {departmentId} still has {count} open reviews or permits.', retryable: false },
+  // Audit
+  AUDIT_BUNDLE_INVALID: { status: 422, message: 'The audit bundle {file} cannot be read: {reason}', retryable: false },
   // Fallback
   INTERNAL: { status: 500, message: 'Internal error; the event was logged as {ref}.', retryable: true },
 } as const satisfies Record<string, ErrorSpec>;

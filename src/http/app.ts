@@ -3,6 +3,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyChain } from '../bus/audit.js';
+import { registryKeys } from '../bus/checkpoints.js';
 import { calendarView, type DayKind } from '../calendar/calendar-store.js';
 import { describeErrors, validator } from '../config/schemas.js';
 import type { InboundResult, IncomingMessage } from '../../adapters/adapter.js';
@@ -262,7 +263,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
 
   api.get('/audit/verify', requireRole('supervisor', 'admin'), async (_req, res) => {
     await gw.sealer.settled();
-    res.json(await verifyChain(gw.db));
+    res.json(await verifyChain(gw.db, { keys: registryKeys(gw.keys) }));
   });
 
   api.use('/admin', adminConfigRouter(gw, body));

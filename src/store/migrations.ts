@@ -240,6 +240,8 @@ const MIGRATIONS: string[][] = [
   // 8: statistics. Procedure times join a case to its acceptance and end-of-review events by action; periods select
   // cases by submission time.
   [`CREATE INDEX events_action ON events (action, case_id, at)`, `CREATE INDEX cases_created ON cases (created_at)`],
+  // 9: signed checkpoints of the audit chain: the head at a position, signed by the gateway's key (compact JWS).
+  [`CREATE TABLE audit_checkpoints (pos BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL)`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
