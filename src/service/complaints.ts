@@ -7,8 +7,8 @@ import * as cp from '../domain/complaint.js';
 import { fail } from '../domain/errors.js';
 import type { Actor, Case } from '../domain/types.js';
 import type { AddWorkingDays } from '../domain/workflow.js';
-import { loadCase, writeChanges } from '../store/case-repo.js';
-import type { Db, Sql } from '../store/sql.js';
+import { lockedCase, writeChanges } from '../store/case-repo.js';
+import { Conditions, type Db, type Sql } from '../store/sql.js';
 
 /** Working days a department has to answer a complaint, unless the configuration says otherwise. */
 export const DEFAULT_COMPLAINT_DAYS = 5;
@@ -83,7 +83,7 @@ export class ComplaintService {
   /** Files a complaint about a case (404 NOT_FOUND if there is no such case) and a department concerned with it. */
   async file(caseId: string, departmentId: string, text: string, contact: string, actor: Actor): Promise<cp.Complaint> {
     const s = await this.db.tx(async (sql) => {
-      const c = await this.lockedCase(sql, caseId);
+      const c = await lockedCase(sql, caseId);
       const step = cp.fileComplaint(c, departmentId, text, contact, randomUUID(), this.ctx(), actor);
       const k = step.complaint;
       await sql.run(
@@ -103,7 +103,7 @@ export class ComplaintService {
     const s = await this.db.tx(async (sql) => {
       const found = await this.get(id, sql);
       if (!found || !may(found)) fail('NOT_FOUND', { what: 'complaint' });
-      const c = await this.lockedCase(sql, found.caseId);
+      const c = await lockedCase(sql, found.caseId);
       // Read again under the case's lock: a racing step on the same complaint committed before we got it.
       const k = (await this.get(id, sql))!;
       const step = apply(k, this.ctx());
@@ -134,32 +134,16 @@ export class ComplaintService {
   }
 
   async list(f: ComplaintFilter = {}): Promise<cp.Complaint[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (cond: string, v: unknown) => {
-      params.push(v);
-      where.push(cond.replace('?', `$${params.length}`));
-    };
-    if (f.caseId) add('case_id = ?', f.caseId);
-    if (f.departmentId) add('department_id = ?', f.departmentId);
-    if (f.state) add('state = ?', f.state);
-    if (f.overdue) {
-      where.push("state IN ('open', 'reopened')");
-      add('due_at < ?', this.clock.now());
-    }
-    params.push(Math.min(Math.max(f.limit ?? 200, 1), 1000));
-    const rows = await this.db.all<ComplaintRow>(
-      `SELECT * FROM complaints ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY filed_at, id LIMIT $${params.length}`,
-      params,
-    );
+    const q = new Conditions();
+    if (f.caseId) q.add('case_id = ?', f.caseId);
+    if (f.departmentId) q.add('department_id = ?', f.departmentId);
+    if (f.state) q.add('state = ?', f.state);
+    if (f.overdue) q.add("state IN ('open', 'reopened')").add('due_at < ?', this.clock.now());
+    const limit = q.limit(f.limit);
+    const rows = await this.db.all<ComplaintRow>(`SELECT * FROM complaints ${q.where} ORDER BY filed_at, id ${limit}`, q.params);
     return rows.map(toComplaint);
   }
 
-  private async lockedCase(sql: Sql, id: string): Promise<Case> {
-    const c = await loadCase(sql, id, true);
-    if (!c) fail('NOT_FOUND', { what: 'case' });
-    return c;
-  }
 
   /** The step's events on the case's timeline (which makes them part of the audit chain), in the same transaction. */
   private async record(sql: Sql, before: Case, s: cp.ComplaintStep, actor: Actor): Promise<void> {

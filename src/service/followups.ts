@@ -8,8 +8,8 @@ import * as fu from '../domain/followup.js';
 import type { Actor, Case } from '../domain/types.js';
 import type { AddWorkingDays } from '../domain/workflow.js';
 import { provinceRows } from '../province/push.js';
-import { loadCase, writeChanges } from '../store/case-repo.js';
-import type { Db, Sql } from '../store/sql.js';
+import { lockedCase, writeChanges } from '../store/case-repo.js';
+import { Conditions, type Db, type Sql } from '../store/sql.js';
 import type { InboundRef } from './cases.js';
 
 /** Working days an enterprise has to rectify after a failed inspection, unless the configuration says otherwise. */
@@ -83,7 +83,7 @@ export class FollowUpService {
   /** A department plans an inspection of a licensed enterprise it issued a permit to. */
   async plan(caseId: string, departmentId: string, plannedFor: number, actor: Actor): Promise<fu.Inspection> {
     const step = await this.db.tx(async (sql) => {
-      const c = await this.lockedCase(sql, caseId);
+      const c = await lockedCase(sql, caseId);
       const s = fu.planInspection(c, departmentId, plannedFor, randomUUID(), this.ctx(), actor);
       const i = s.inspection;
       await sql.run(
@@ -107,7 +107,7 @@ export class FollowUpService {
       const found = await this.get(inspectionId, sql);
       // Another department's inspection, or one of another case, does not exist to the sender.
       if (!found || found.departmentId !== departmentId || found.caseId !== caseId) fail('NOT_FOUND', { what: 'inspection' });
-      const c = await this.lockedCase(sql, found.caseId);
+      const c = await lockedCase(sql, found.caseId);
       if (inbound && (await sql.get('SELECT 1 AS x FROM inbox WHERE message_id = $1', [inbound.messageId]))) return { duplicate: true as const };
       // Read again under the case's lock: a racing report of the same inspection committed before we got it.
       const i = (await this.get(inspectionId, sql))!;
@@ -137,24 +137,13 @@ export class FollowUpService {
   }
 
   async list(f: InspectionFilter = {}): Promise<fu.Inspection[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (cond: string, v: unknown) => {
-      params.push(v);
-      where.push(cond.replace('?', `$${params.length}`));
-    };
-    if (f.caseId) add('case_id = ?', f.caseId);
-    if (f.departmentId) add('department_id = ?', f.departmentId);
-    if (f.state) add('state = ?', f.state);
-    if (f.reinspectionDue) {
-      where.push("state = 'rectifying'");
-      add('rectify_due_at <= ?', this.clock.now());
-    }
-    params.push(Math.min(Math.max(f.limit ?? 200, 1), 1000));
-    const rows = await this.db.all<InspectionRow>(
-      `SELECT * FROM inspections ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY planned_for, id LIMIT $${params.length}`,
-      params,
-    );
+    const q = new Conditions();
+    if (f.caseId) q.add('case_id = ?', f.caseId);
+    if (f.departmentId) q.add('department_id = ?', f.departmentId);
+    if (f.state) q.add('state = ?', f.state);
+    if (f.reinspectionDue) q.add("state = 'rectifying'").add('rectify_due_at <= ?', this.clock.now());
+    const limit = q.limit(f.limit);
+    const rows = await this.db.all<InspectionRow>(`SELECT * FROM inspections ${q.where} ORDER BY planned_for, id ${limit}`, q.params);
     return rows.map(toInspection);
   }
 
@@ -165,11 +154,6 @@ export class FollowUpService {
     return c.application.businessScope.filter((item) => !!type && (cfg.scopeItems[item]?.requires ?? []).includes(type));
   }
 
-  private async lockedCase(sql: Sql, id: string): Promise<Case> {
-    const c = await loadCase(sql, id, true);
-    if (!c) fail('NOT_FOUND', { what: 'case' });
-    return c;
-  }
 
   /** The step's events on the case's timeline (and the case itself when a permit was revoked), in the same transaction. */
   private async record(sql: Sql, before: Case, s: fu.FollowUpStep, actor: Actor): Promise<void> {

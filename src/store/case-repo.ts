@@ -1,4 +1,5 @@
 // Reads and writes whole cases (case row, reviews, permits) and their events, inside a caller's transaction.
+import { GatewayError } from '../domain/errors.js';
 import type { Actor, Application, Case, CaseStatus, DomainEvent, Permit, Review } from '../domain/types.js';
 import { forUpdate, placeholders, type Sql } from './sql.js';
 
@@ -157,6 +158,13 @@ async function loadCasesPg(sql: Sql, sorted: string[], lock: boolean): Promise<M
   }
   for (const row of rows) out.set(row.id, toCase(row, (row.reviews ?? []).map(toReview), (row.permits ?? []).map(toPermit)));
   return out;
+}
+
+/** The case, locked for the transaction (PostgreSQL row lock); NOT_FOUND when there is none. */
+export async function lockedCase(sql: Sql, id: string): Promise<Case> {
+  const c = await loadCase(sql, id, true);
+  if (!c) throw new GatewayError('NOT_FOUND', { what: 'case' });
+  return c;
 }
 
 export async function loadCase(sql: Sql, id: string, lock = false): Promise<Case | undefined> {

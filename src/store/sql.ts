@@ -37,3 +37,29 @@ export function isUniqueViolation(e: unknown): boolean {
 export function placeholders(count: number, start = 1): string {
   return Array.from({ length: count }, (_, i) => `$${start + i}`).join(', ');
 }
+
+/** A list query's conditions, each with at most one `?` for its value, numbered `$1, $2, ...` in the order added. */
+export class Conditions {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+
+  add(cond: string, ...value: unknown[]): this {
+    if (value.length) {
+      this.params.push(value[0]);
+      cond = cond.replace('?', `$${this.params.length}`);
+    }
+    this.parts.push(cond);
+    return this;
+  }
+
+  /** `WHERE ...`, or nothing without conditions. */
+  get where(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+
+  /** `LIMIT $n` with the limit clamped to 1..max (default 200): a list never answers unbounded. */
+  limit(n: number | undefined, max = 1000): string {
+    this.params.push(Math.min(Math.max(n ?? 200, 1), max));
+    return `LIMIT $${this.params.length}`;
+  }
+}

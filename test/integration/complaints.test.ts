@@ -1,6 +1,6 @@
 // Complaints and the period supervision report over each store: filed, answered late, reopened, resolved, audited, counted.
 import { expect } from 'chai';
-import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
+import { application, client, deliveredCase, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
 import { signingClient } from '../support/signing.js';
 
 for (const kind of STORES) {
@@ -34,24 +34,15 @@ for (const kind of STORES) {
       await store?.cleanup();
     });
 
-    async function deliveredCase(): Promise<string> {
-      const created = await sec.post('/api/cases', application());
-      expect(created.status, JSON.stringify(created.body)).to.equal(201);
-      expect((await sec.post(`/api/cases/${created.body.id}/accept`)).status).to.equal(200);
-      for (let i = 0; i < 200; i++) {
-        await run.gw.dispatcher.runOnce();
-        if ((await sec.get(`/api/cases/${created.body.id}`)).body.reviews.every((r: any) => r.state === 'delivered')) break;
-      }
-      return created.body.id as string;
-    }
+    const delivered = () => deliveredCase(run, sec);
     const opinion = async (caseId: string, d: string, decision: string) => {
       const res = await reviewers[d]!.post(`/api/cases/${caseId}/reviews/${d}/opinion`, { decision, reasons: '依据相关规定' });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
     };
 
     it('tracks complaints to resolution with their deadlines, audits each step, and reports the period per department', async function () {
-      const a = await deliveredCase();
-      const b = await deliveredCase();
+      const a = await delivered();
+      const b = await delivered();
       const bookstore = await sec.post('/api/cases', application({ industry: 'bookstore', businessScope: ['bookstore'] }));
       expect((await sec.post(`/api/cases/${bookstore.body.id}/accept`)).status).to.equal(200);
       for (let i = 0; i < 50; i++) {

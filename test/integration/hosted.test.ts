@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { KeyRegistry } from '../../src/trust/keys.js';
-import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
+import { client, deliveredCase, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
 import { certsCopy } from '../support/signing.js';
 
 for (const kind of STORES) {
@@ -28,20 +28,10 @@ for (const kind of STORES) {
       await store?.cleanup();
     });
 
-    async function deliveredCase(): Promise<string> {
-      const created = await sec.post('/api/cases', application());
-      expect(created.status).to.equal(201);
-      expect((await sec.post(`/api/cases/${created.body.id}/accept`)).status).to.equal(200);
-      for (let i = 0; i < 100; i++) {
-        await run.gw.dispatcher.runOnce();
-        if ((await run.gw.cases.get(created.body.id)).reviews.every((r) => r.state === 'delivered')) break;
-      }
-      return created.body.id;
-    }
     const state = async (caseId: string, dep: string) => (await run.gw.cases.get(caseId)).reviews.find((r) => r.departmentId === dep)!.state;
 
     it("signs a hosted department's plain answer with its key: accepted once, a retry is a duplicate, other content under the id a replay", async function () {
-      const id = await deliveredCase();
+      const id = await deliveredCase(run, sec);
       const messageId = randomUUID();
       const answer = { decision: 'approve', reasons: '符合条件', messageId };
       const first = await reviewer['xw-health']!.post(`/api/cases/${id}/reviews/xw-health/opinion`, answer);
@@ -63,7 +53,7 @@ for (const kind of STORES) {
     });
 
     it('refuses a plain answer for a department with its own system, and for a hosted department by another reviewer', async function () {
-      const id = await deliveredCase();
+      const id = await deliveredCase(run, sec);
       const own = await reviewer['xw-fire']!.post(`/api/cases/${id}/reviews/xw-fire/opinion`, { decision: 'approve' });
       expect([own.status, own.body.error.code]).to.deep.equal([401, 'MESSAGE_UNSIGNED']);
       // xw-fire's reviewer cannot make the gateway sign for hosted xw-health.
@@ -74,7 +64,7 @@ for (const kind of STORES) {
     });
 
     it("uses the department's current key: once it is revoked, the hosted department's answers are refused until a new one is made", async function () {
-      const id = await deliveredCase();
+      const id = await deliveredCase(run, sec);
       const keys = new KeyRegistry(certs, false);
       for (const k of keys.list('xw-environment')) if (k.status !== 'revoked') keys.revoke(k.kid);
       run.gw.keys.refresh();

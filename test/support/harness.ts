@@ -150,3 +150,17 @@ export function application(over: Record<string, unknown> = {}): Record<string, 
     ...over,
   };
 }
+
+/** Submits `app` as the secretary `sec`, accepts it and steps the dispatcher until every review is delivered; returns the case id. */
+export async function deliveredCase(run: Running, sec: Client, app: Record<string, unknown> = application()): Promise<string> {
+  const created = await sec.post('/api/cases', app);
+  if (created.status !== 201) throw new Error(`submit: ${created.status} ${JSON.stringify(created.body)}`);
+  const id = created.body.id as string;
+  const accepted = await sec.post(`/api/cases/${id}/accept`);
+  if (accepted.status !== 200) throw new Error(`accept: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+  for (let i = 0; i < 200; i++) {
+    await run.gw.dispatcher.runOnce();
+    if ((await run.gw.cases.get(id)).reviews.every((r) => r.state === 'delivered')) return id;
+  }
+  throw new Error(`case ${id}: not every review was delivered`);
+}
