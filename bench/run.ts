@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { measureBareAmqp, measureBareSoap, measureGatewayAmqp, measureGatewaySoap, type BareAmqpResult, type BareSoapResult, type ChannelConfig, type GatewayChannelResult } from './channels.js';
+import { measureConsole, type ConsoleResult } from './console.js';
 import { measureDeemed, type DeemedResult } from './deemed.js';
 import { measureHttp, type Signing } from './http.js';
 import { measureInProcess, type FlowResult } from './inprocess.js';
@@ -17,7 +18,7 @@ import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './su
 const env = process.env;
 const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
 const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
-const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,stats,memory').split(','));
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,stats,memory,console').split(','));
 // Departments of the HTTP phase sign opinions with keys of this algorithm; the signing phase repeats it with signing off.
 const SIGNING_ALG = (['RS256', 'ES256', 'EdDSA'].includes(env.BENCH_SIGNING_ALG ?? '') ? env.BENCH_SIGNING_ALG : 'EdDSA') as Exclude<Signing, 'off'>;
 // Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
@@ -32,7 +33,7 @@ const CONFIG = {
   stats: { cases: num('BENCH_STATS_CASES', QUICK ? 100_000 : 1_000_000), runs: 20, maxMs: 60_000 },
   memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
 };
-const TARGETS = { statsP95Ms: 200, inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+const TARGETS = { consoleMs: 1000, statsP95Ms: 200, inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
     }
   }
   const memory = ONLY.has('memory') ? await attempt('sqlite memory growth', runMemory) : undefined;
+  const consoleSpeed = ONLY.has('console') ? await attempt('console in Chromium', () => measureConsole({ runs: QUICK ? 5 : 20 })) : undefined;
 
   // ---- report ----
   const rawOf = (kind: StoreKind, workers: number) => raw.find((r) => r.store === kind && r.workers === workers)?.commitsPerSec;
@@ -273,6 +275,17 @@ async function main(): Promise<void> {
     }
     out.push('');
   }
+  if (ONLY.has('console')) {
+    if (consoleSpeed) {
+      out.push(`Console in Debian's Chromium (headless, 1366x768), gateway on SQLite over loopback, ${consoleSpeed.runs} runs, each a new browser context (empty cache):`);
+      out.push(`  page requested -> login form ready for typing: p50 ${fmt(consoleSpeed.coldLoginP50Ms)} ms, p95 ${fmt(consoleSpeed.coldLoginP95Ms)} ms`);
+      out.push(`  login submitted -> the reviewer's queue shown: p50 ${fmt(consoleSpeed.loginToQueueP50Ms)} ms, p95 ${fmt(consoleSpeed.loginToQueueP95Ms)} ms`);
+      for (const [what, v] of [['console: page to login form, p95 ms', consoleSpeed.coldLoginP95Ms], ['console: login to queue, p95 ms', consoleSpeed.loginToQueueP95Ms]] as const) {
+        verdicts.push({ what, target: `< ${fmt(TARGETS.consoleMs)}`, value: v, met: v === null ? null : v < TARGETS.consoleMs });
+      }
+    } else if (consoleSpeed === null) out.push('Console: /usr/bin/chromium is not installed; phase skipped.');
+    out.push('');
+  }
   out.push('Targets');
   out.push(table(['target', 'required', 'measured', 'met'], verdicts.map((v) => [v.what, v.target, v.value === null ? '-' : v.what.startsWith('memory') || v.what.includes(' x ') ? `x${v.value.toFixed(2)}` : fmt(v.value, 1), v.met === null ? '-' : v.met ? 'yes' : 'NO']), [2]));
   if (failures.length) {
@@ -288,7 +301,7 @@ async function main(): Promise<void> {
 
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, stats, memory: memory ? { ...memory, growth: memoryVerdict } : null, verdicts, failures, totalSeconds };
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, stats, memory: memory ? { ...memory, growth: memoryVerdict } : null, console: consoleSpeed ?? null, verdicts, failures, totalSeconds };
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   log(`bench: figures written to bench/results/latest.json`);
   process.exitCode = failures.length ? 1 : 0;
