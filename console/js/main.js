@@ -25,6 +25,7 @@ export const home = () => HOME[session.user?.role] ?? '#/login';
 /** Route pattern, view, roles allowed (none: anyone logged in). */
 const ROUTES = [
   [/^#\/new$/, newApplicationView, ['secretary', 'admin']],
+  [/^#\/resubmit\/([^/]+)$/, newApplicationView, ['secretary', 'admin']],
   [/^#\/cases$/, casesView, null],
   [/^#\/case\/([^/]+)$/, caseView, null],
   [/^#\/print\/(application|notification)\/([^/]+)$/, printView, ['secretary', 'admin', 'registrar', 'supervisor']],

@@ -448,6 +448,27 @@ describe('end to end: the browser console', function () {
     }
   });
 
+  it('resubmits a returned application from the form it was returned with', async function () {
+    const api = client(gp.base, await apiLogin(gp.base, 'admin'));
+    const app = application({ enterpriseName: '玄武退回补正测试有限公司' });
+    const created = await api.post('/api/cases', app);
+    expect((await api.post(`/api/cases/${created.body.id}/return`, { reason: '注册资本证明缺失' })).status).to.equal(200);
+    const w = await open(await context());
+    await logIn(w.page, gp.base, 'admin');
+    await w.page.goto(`${gp.base}/#/case/${encodeURIComponent(created.body.id)}`);
+    await w.page.click('#resubmit', { timeout: WAIT });
+    // The form starts from the application as it was returned, with the reason above it.
+    await w.page.waitForFunction((name) => (document.querySelector('input[name="enterpriseName"]') as HTMLInputElement)?.value === name, app.enterpriseName, { timeout: WAIT });
+    expect(await w.page.textContent('#application-form .alert')).to.include('注册资本证明缺失');
+    expect(await w.page.inputValue('input[name="investors.0.idNumber"]')).to.equal((app.investors as any[])[0].idNumber);
+    await w.page.fill('input[name="registeredCapital"]', '3000000');
+    await shot(w.page, '23-resubmit');
+    await w.page.click('#application-form button[type="submit"]');
+    await w.page.waitForSelector('.case-head [data-status="submitted"]', { timeout: WAIT });
+    expect((await api.get(`/api/cases/${created.body.id}`)).body.application.registeredCapital).to.equal(3_000_000);
+    expect(w.errors).to.deep.equal([]);
+  });
+
   it('works from the keyboard alone: log in, skip to the content, reach a page through the navigation', async function () {
     const w = await open(await context());
     const p = w.page;

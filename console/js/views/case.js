@@ -104,6 +104,9 @@ function actions(c, user) {
     if (mine && OPEN.includes(mine.state)) parts.push(opinionForm(c, mine, user, box));
     else if (mine) parts.push(h('p', {}, t('op.closed', { state: t('rv.' + mine.state) })));
   }
+  if ((user.role === 'secretary' || user.role === 'admin') && c.status === 'returned') {
+    parts.push(h('p', { class: 'actions' }, h('a', { class: 'button-link', id: 'resubmit', href: `#/resubmit/${id}` }, t('resub.open'))));
+  }
   if (['secretary', 'registrar', 'admin'].includes(user.role) && ['submitted', 'returned', 'in_review', 'awaiting_licence'].includes(c.status)) {
     const reason = h('textarea', { name: 'reason', rows: '2', id: 'terminate-reason' });
     const form = h('form', { class: 'stack', id: 'terminate-form', novalidate: true },

@@ -6,7 +6,7 @@ import { alertBox, clearErrors, errorText, field, keepDraft, loadDraft, restoreD
 import { caseLink, errorBlock, statusBadge, table } from './common.js';
 
 const LEGAL_FORMS = ['limited_liability_company', 'joint_stock_company', 'sole_proprietorship', 'partnership', 'individual_business', 'branch'];
-const DRAFT = 'pag.draft.application';
+const NEW_DRAFT = 'pag.draft.application';
 
 function investorRow(i, onRemove) {
   const name = h('input', { name: `investors.${i}.name`, autocomplete: 'off' });
@@ -37,7 +37,20 @@ function readApplication(form) {
   return JSON.parse(JSON.stringify(app));
 }
 
-export function newApplicationView(main) {
+/** The API's application as the form's draft (the field names keepDraft uses). */
+function draftOf(a) {
+  const d = {
+    enterpriseName: a.enterpriseName, legalForm: a.legalForm, registeredCapital: String(a.registeredCapital), industry: a.industry,
+    businessScope: a.businessScope, address: a.address, divisionCode: a.divisionCode,
+    'contact.name': a.contact.name, 'contact.phone': a.contact.phone, 'contact.email': a.contact.email ?? '',
+  };
+  a.investors.forEach((x, i) => { d[`investors.${i}.name`] = x.name; d[`investors.${i}.idNumber`] = x.idNumber; });
+  return d;
+}
+
+/** A new application, or (with `resubmitId`) the corrected application of a case returned for correction. */
+export function newApplicationView(main, resubmitId) {
+  const DRAFT = resubmitId ? `${NEW_DRAFT}.resubmit.${resubmitId}` : NEW_DRAFT;
   const box = alertBox();
   const scopeBox = h('div', { class: 'checks', role: 'group' });
   const investors = h('div', { class: 'investors' });
@@ -50,7 +63,7 @@ export function newApplicationView(main) {
     h('legend', {}, t('f.businessScope')), scopeBox,
     h('p', { class: 'field-error', 'data-error-for': '/businessScope', hidden: true }));
   const form = h('form', { class: 'card', novalidate: true, id: 'application-form' },
-    h('h1', {}, t('new.title')),
+    h('h1', { id: 'application-title' }, resubmitId ? t('resub.title') : t('new.title')),
     box,
     field(t('f.enterpriseName'), '/enterpriseName', h('input', { name: 'enterpriseName', autocomplete: 'organization' })),
     h('div', { class: 'row' },
@@ -71,7 +84,7 @@ export function newApplicationView(main) {
         field(t('f.email'), '/contact/email', h('input', { name: 'contact.email', type: 'email', autocomplete: 'email' }))),
       h('p', { class: 'field-error', 'data-error-for': '/contact', hidden: true })),
     h('div', { class: 'actions' },
-      h('button', { type: 'submit', class: 'primary' }, t('new.submit')),
+      h('button', { type: 'submit', class: 'primary' }, resubmitId ? t('resub.submit') : t('new.submit')),
       h('button', { type: 'button', class: 'secondary', onclick: () => { keeper.clear(); form.reset(); count = 1; drawInvestors(); clearErrors(form); showAlert(box, ''); } }, t('new.clear'))));
   const keeper = keepDraft(form, DRAFT);
   drawInvestors();
@@ -85,6 +98,18 @@ export function newApplicationView(main) {
     restoreDraft(form, loadDraft(DRAFT));
   }, (e) => showAlert(box, errorText(e)));
   restoreDraft(form, draft);
+  if (resubmitId && !draft) {
+    // First visit: the form starts from the application as it was returned, with the reason shown above it.
+    get(`/api/cases/${encodeURIComponent(resubmitId)}`).then((c) => {
+      replace(main.querySelector('#application-title'), t('resub.title'), ' ', c.reference);
+      if (c.statusReason) showAlert(box, `${t('case.reason')}：${c.statusReason}`, 'info');
+      const d = draftOf(c.application);
+      sessionStorage.setItem(DRAFT, JSON.stringify(d));
+      count = Math.max(1, c.application.investors.length);
+      drawInvestors();
+      restoreDraft(form, d);
+    }, (e) => showAlert(box, errorText(e)));
+  }
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -92,7 +117,7 @@ export function newApplicationView(main) {
     showAlert(box, '');
     keeper.save();
     try {
-      const c = await post('/api/cases', readApplication(form));
+      const c = await post(resubmitId ? `/api/cases/${encodeURIComponent(resubmitId)}/resubmit` : '/api/cases', readApplication(form));
       keeper.clear();
       location.hash = `#/case/${encodeURIComponent(c.id)}`;
     } catch (e) {
