@@ -29,6 +29,8 @@ export interface UserView {
 
 export class UserService {
   readonly guard: LoginGuard;
+  /** When a rate-limited refusal from each address was last audited. */
+  private readonly rateLimitAudited = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -47,6 +49,14 @@ export class UserService {
    * read by more people than the security officer, and a factor named there would help whoever guesses).
    */
   private async auditRefusal(stage: 'login' | 'step-up', username: string, ip: string, code: string, now: number): Promise<void> {
+    // A flood from one address is refused by the rate limit without touching the store; auditing each of those would
+    // hand the flood a write per request. The first refusal of a minute per address stands for the rest.
+    if (code === 'LOGIN_RATE_LIMITED') {
+      const last = this.rateLimitAudited.get(ip);
+      if (last !== undefined && now - last < 60_000) return;
+      if (this.rateLimitAudited.size >= 10_000) this.rateLimitAudited.clear();
+      this.rateLimitAudited.set(ip, now);
+    }
     await this.db.tx((sql) => appendEvents(sql, null, now, { kind: 'system', id: 'auth' }, [{ action: 'auth.refused', data: { stage, username: username.slice(0, 200), ip, code } }]));
     this.committed();
   }

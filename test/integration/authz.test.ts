@@ -272,6 +272,17 @@ for (const kind of STORES) {
         expect(stepUps.length).to.be.greaterThan(0);
       });
 
+      it('audits a flood of logins from one address once it is rate-limited, not once per request', async function () {
+        const before = (await run.gw.db.all<{ data: string }>("SELECT data FROM events WHERE action = 'auth.refused'")).length;
+        const codes: string[] = [];
+        for (let i = 0; i < 25; i++) codes.push((await call(run.base, null, 'POST', '/api/auth/login', { username: `nobody-${i}`, password: 'x', otp: '000000' })).code!);
+        expect(codes.filter((c) => c === 'LOGIN_FAILED')).to.have.length(10);
+        expect(codes.filter((c) => c === 'LOGIN_RATE_LIMITED')).to.have.length(15);
+        const rows = (await run.gw.db.all<{ data: string }>("SELECT data FROM events WHERE action = 'auth.refused'")).slice(before).map((r) => JSON.parse(r.data));
+        expect(rows.filter((d) => d.code === 'LOGIN_FAILED')).to.have.length(10);
+        expect(rows.filter((d) => d.code === 'LOGIN_RATE_LIMITED')).to.have.length(1);
+      });
+
       it('repeated wrong codes at step-up lock the account, for login too', async function () {
         const sup = await stale('supervisor');
         for (let i = 0; i < 5; i++) expect((await call(run.base, sup, 'POST', '/api/auth/step-up', { otp: '000000' })).code).to.equal('STEP_UP_FAILED');
