@@ -285,6 +285,10 @@ for (const kind of STORES) {
       const [, , other] = (await signedJws()).split('.');
       await refused('a signature of another message', () => postJose(`${h}.${p}.${other}`), 401, 'SIGNATURE_INVALID');
       await refused('no signature', () => postJose(`${h}.${p}.`), 401, 'SIGNATURE_INVALID');
+      // JSON that is no envelope under the real header and signature (null was answered INTERNAL before).
+      for (const json of ['null', '1', '[]', '"x"']) {
+        await refused(`payload ${json}`, () => postJose(`${h}.${Buffer.from(json).toString('base64url')}.${s}`), 401, 'SIGNATURE_INVALID');
+      }
       const forgedXml = signedXml({ decision: 'approve', reasons: null }).replace(/<SignatureValue>[^<]{12}/, '<SignatureValue>AAAAAAAAAAAA');
       await refused('XML signature', () => postXml(forgedXml), 401, 'SIGNATURE_INVALID');
     });
