@@ -93,7 +93,8 @@ export async function verifyEnvelope(registry: KeyRegistry, jws: string | undefi
   // INTERNAL (500); an unsigned-by-anyone request must get a catalogued refusal.
   if (typeof claimed !== 'object' || claimed === null || Array.isArray(claimed)) throw invalid('the payload is not a JSON object');
   if (header.typ !== TYP) throw invalid(`typ must be ${TYP}`);
-  if (!KEY_ALGS.includes(header.alg as KeyAlg)) throw invalid(`algorithm ${String(header.alg)} is not accepted`);
+  // JSON.stringify, not String: an object alg with a "toString" member made String() throw, answered as INTERNAL (500).
+  if (!KEY_ALGS.includes(header.alg as KeyAlg)) throw invalid(`algorithm ${JSON.stringify(header.alg ?? null).slice(0, 64)} is not accepted`);
   if (typeof header.kid !== 'string' || !header.kid) throw invalid('the header names no kid');
   if (typeof claimed.sender !== 'string') throw invalid('the envelope names no sender');
   const now = o.now ?? Date.now();

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -73,6 +74,8 @@ for (const kind of STORES) {
     let db: Db;
     let sec: Client;
     let reviewerToken: string;
+    let secretaryToken: string;
+    let adminToken: string;
     let fireToken: string;
     /** A case under review whose culture review was delivered: the target of department answers. */
     let target: string;
@@ -137,8 +140,11 @@ for (const kind of STORES) {
       const configFile = writeConfig(store.dir, 'hostile.json', (cfg) => (cfg.gateway.login = { maxAttemptsPerAddress: 100_000 }));
       run = await startGateway(db, { configFile }, { dispatch: false });
       base = run.base;
-      sec = client(base, await login(base, 'secretary'));
-      await client(base, await login(base, 'admin')).put('/api/admin/clock', { now: new Date().toISOString() });
+      secretaryToken = await login(base, 'secretary');
+      sec = client(base, secretaryToken);
+      // One administrator login for the whole suite (a login counts as the step-up configuration changes need, for 300 s).
+      adminToken = await login(base, 'admin');
+      await client(base, adminToken).put('/api/admin/clock', { now: new Date().toISOString() });
       reviewerToken = await login(base, `reviewer-${DEP}`);
       fireToken = await login(base, 'reviewer-xw-fire');
       target = await newCase();
@@ -206,6 +212,25 @@ for (const kind of STORES) {
       await refused('duplicated document', () => postSoap(envelope(op.replace('</document>', '</document><document>x</document>'))), 500, 'MALFORMED_XML');
     });
 
+    it('refuses characters XML does not allow, and text mixed with elements in a SOAP envelope (the soap package answered both without a code)', async function () {
+      const ok = envelope(`<GetCaseStatus xmlns="${NS}"><caseId>${target}</caseId></GetCaseStatus>`);
+      for (const c of ['&#0;', '&#xD800;', '&#x110000;', '\u0001']) {
+        await refused(`SOAP ${JSON.stringify(c)} in the Header`, () => postSoap(ok.replace('<soap:Body>', `<soap:Header>${c}</soap:Header><soap:Body>`)), 500, 'MALFORMED_XML');
+        await refused(`XML ${JSON.stringify(c)}`, () => postXml(signedXml().replace('<reasons>不符合', `<reasons>${c}`)), 400, 'MALFORMED_XML');
+      }
+      await refused('SOAP text beside a Header block', () => postSoap(ok.replace('<soap:Body>', '<soap:Header>text<a/></soap:Header><soap:Body>')), 500, 'MALFORMED_XML');
+      await refused('SOAP text beside the operation', () => postSoap(ok.replace('<GetCaseStatus', 'text<GetCaseStatus')), 500, 'MALFORMED_XML');
+      const answer = await postSoap(ok);
+      expect(answer.status, answer.text).to.equal(200);
+    });
+
+    it('answers other methods than POST on the SOAP path with ROUTE_NOT_FOUND (the soap package answered them with an empty 200)', async function () {
+      for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
+        await refused(method, async () => json(await fetch(`${base}/soap/approval`, { method, headers: { 'content-type': 'text/xml' }, body: method === 'GET' ? undefined : '<a/>' })), 404, 'ROUTE_NOT_FOUND');
+      }
+      expect((await fetch(`${base}/soap/approval?wsdl`)).status).to.equal(200);
+    });
+
     it('refuses oversized bodies on every entry point, with or without a Content-Length', async function () {
       const size = 2 * MiB;
       const pad = 'x'.repeat(size);
@@ -218,10 +243,10 @@ for (const kind of STORES) {
         });
       const send = async (path: string, type: string, body: string, streamed: boolean, token?: string) =>
         fetch(`${base}${path}`, { method: path.startsWith('/api/admin') ? 'PUT' : 'POST', headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: streamed ? chunked(body) : body, duplex: 'half' } as RequestInit);
-      const admin = await login(base, 'admin');
+      const admin = adminToken;
       const entries: [string, string, string, string | undefined, (r: Response) => Promise<Answer>, number, string][] = [
         ['/api/auth/login', 'application/json', JSON.stringify({ username: pad, password: 'x', otp: '000000' }), undefined, json, 413, 'BODY_TOO_LARGE'],
-        ['/api/cases', 'application/json', JSON.stringify(application({ address: pad })), await login(base, 'secretary'), json, 413, 'BODY_TOO_LARGE'],
+        ['/api/cases', 'application/json', JSON.stringify(application({ address: pad })), secretaryToken, json, 413, 'BODY_TOO_LARGE'],
         [opinionPath(), 'application/jose', `${pad}.${pad}.${pad}`, reviewerToken, json, 413, 'BODY_TOO_LARGE'],
         ['/api/admin/config', 'application/json', JSON.stringify({ pad }), admin, json, 413, 'BODY_TOO_LARGE'],
         ['/api/auth/step-up', 'application/json', JSON.stringify({ otp: pad }), admin, json, 413, 'BODY_TOO_LARGE'],
@@ -235,6 +260,34 @@ for (const kind of STORES) {
       }
     });
 
+    it('refuses a compressed body that inflates past the limit (a gzip bomb), and a corrupt compressed body, on every entry point', async function () {
+      const bomb = gzipSync(Buffer.alloc(64 * MiB, 0x20)); // 64 MiB of spaces in about 64 KiB
+      const corrupt = Buffer.from('this is not gzip');
+      const admin = adminToken;
+      const entries: [string, string, string | undefined, (r: Response) => Promise<Answer>, [number, string], [number, string]][] = [
+        ['/api/auth/login', 'application/json', undefined, json, [413, 'BODY_TOO_LARGE'], [400, 'MALFORMED_JSON']],
+        ['/api/cases', 'application/json', secretaryToken, json, [413, 'BODY_TOO_LARGE'], [400, 'MALFORMED_JSON']],
+        [opinionPath(), 'application/jose', reviewerToken, json, [413, 'BODY_TOO_LARGE'], [400, 'MALFORMED_JSON']],
+        ['/api/admin/adapters/x', 'application/json', admin, json, [413, 'BODY_TOO_LARGE'], [400, 'MALFORMED_JSON']],
+        ['/xml/messages', 'application/xml', reviewerToken, xml, [413, 'XML_LIMIT_EXCEEDED'], [400, 'MALFORMED_XML']],
+        ['/soap/approval', 'text/xml', reviewerToken, soap, [500, 'XML_LIMIT_EXCEEDED'], [500, 'MALFORMED_XML']],
+      ];
+      for (const [path, type, token, read, big, bad] of entries) {
+        const method = path.startsWith('/api/admin') ? 'PUT' : 'POST';
+        const send = (body: Buffer) => fetch(`${base}${path}`, { method, headers: { 'content-type': type, 'content-encoding': 'gzip', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: new Uint8Array(body) });
+        await refused(`${path} bomb`, async () => read(await send(bomb)), ...big);
+        // A corrupt stream was answered INTERNAL (500) before.
+        await refused(`${path} corrupt`, async () => read(await send(corrupt)), ...bad);
+      }
+    });
+
+    it('refuses a path parameter that is not valid percent-encoding (it was answered INTERNAL)', async function () {
+      for (const path of [`/api/cases/%E0%A4%A`, '/api/cases/%', `/api/cases/${target}/reviews/%C0%AF/opinion`, '/api/admin/adapters/%ZZ', '/api/admin/calendar/days/%FF']) {
+        await refused(`GET ${path}`, async () => json(await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${reviewerToken}` } })), 400, 'MALFORMED_PATH');
+        await refused(`POST ${path}`, async () => json(await post(path, '{}', 'application/json', reviewerToken)), 400, 'MALFORMED_PATH');
+      }
+    });
+
     // Tokens and signatures.
 
     it("refuses a bearer token with alg 'none', and a signed answer with alg 'none'", async function () {
@@ -244,6 +297,9 @@ for (const kind of STORES) {
       const [, payload] = (await signedJws()).split('.');
       const header = Buffer.from(JSON.stringify({ alg: 'none', kid: 'culture', typ: 'pag-message+jws' })).toString('base64url');
       await refused('signed answer', () => postJose(`${header}.${payload}.`), 401, 'SIGNATURE_INVALID');
+      // An alg that is an object whose "toString" is not a function (String() of it threw: INTERNAL before).
+      const odd = Buffer.from(JSON.stringify({ alg: { toString: 'x' }, kid: 'culture', typ: 'pag-message+jws' })).toString('base64url');
+      await refused('an object alg', () => postJose(`${odd}.${payload}.`), 401, 'SIGNATURE_INVALID');
     });
 
     it('refuses an HS256 token or answer signed with a public key as the HMAC secret', async function () {
@@ -376,7 +432,7 @@ for (const kind of STORES) {
     });
 
     it('refuses or confines path-traversal strings in configuration paths, and serves no file outside the console', async function () {
-      const admin = client(base, await login(base, 'admin'));
+      const admin = client(base, adminToken);
       const soapAdapter = (wsdl: string) => ({ kind: 'soap', options: { wsdl, operation: 'Notify', fields: { caseId: 'caseId' } } });
       for (const wsdl of ['../../../../etc/passwd', '/etc/passwd', 'schemas/../../../etc/passwd', '..\\..\\etc\\passwd', './x.wsdl', 'a//b.wsdl']) {
         await refused(`WSDL ${wsdl}`, async () => { const r = await admin.put('/api/admin/adapters/soap-evil', soapAdapter(wsdl)); return { status: r.status, code: r.body?.error?.code, text: JSON.stringify(r.body) }; }, 422, 'CONFIG_CHANGE_INVALID');
