@@ -74,6 +74,8 @@ for (const kind of STORES) {
     let secretaryToken: string;
     let target: string;
     let validXml: string;
+    /** Signed documents of every kind, as bases for mutation. */
+    let validXmls: string[];
     let validJws: string;
 
     before(async function () {
@@ -93,6 +95,12 @@ for (const kind of STORES) {
       // Valid signed answers, the bases that mutations start from (an unchanged copy may be accepted: a 2xx).
       const m: IncomingMessage = { messageId: 'fuzz-base', kind: 'opinion', departmentId: DEP, caseId: target, decision: 'refuse', reasons: '不符合' };
       validXml = signerFor(DEP).xml(m);
+      validXmls = [
+        validXml,
+        signerFor(DEP).xml({ messageId: 'fuzz-receipt', kind: 'receipt', departmentId: DEP, caseId: target, ackOf: 'nothing' }),
+        signerFor(DEP).xml({ messageId: 'fuzz-permit', kind: 'permit', departmentId: DEP, caseId: target, permitNumber: 'P-1' }),
+        signerFor(DEP).xml({ messageId: 'fuzz-inspection', kind: 'inspection', departmentId: DEP, caseId: target, inspectionId: 'i-1', stage: 'result', outcome: 'fail', findings: '整改' }),
+      ];
       validJws = await signerFor(DEP).jws(m);
     });
     after(async function () {
@@ -113,7 +121,7 @@ for (const kind of STORES) {
     it(`answers ${RUNS} arbitrary and mutated XML documents with a result or a catalogued refusal`, async function () {
       const arb = fc.tuple(
         fc.oneof(
-          { weight: 3, arbitrary: edits(xmlFragment).map((e) => mutate(validXml, e)) },
+          { weight: 3, arbitrary: fc.tuple(fc.nat({ max: 3 }), edits(xmlFragment)).map(([i, e]) => mutate(validXmls[i]!, e)) },
           { weight: 2, arbitrary: xmlSoup },
           { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 400 }) },
         ),
@@ -177,11 +185,14 @@ for (const kind of STORES) {
         { path: `/api/cases/${target}/reviews/${DEP}/opinion`, token: reviewerToken, valid: { decision: 'approve' } },
         { path: '/api/cases/none/terminate', token: secretaryToken, valid: { reason: 'x' } },
         { path: '/api/auth/step-up', token: secretaryToken, valid: { otp: '123456' } },
+        { path: `/api/cases/${target}/permits/${DEP}`, token: reviewerToken },
+        { path: `/api/cases/${target}/inspections`, token: reviewerToken },
+        { path: `/api/cases/${target}/inspections/i-1/result`, token: reviewerToken },
       ];
       const validApp = JSON.stringify(application());
       const jsonEdits = edits(fc.oneof(fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', '\\u0000', '\\uD800', 'null', 'true', '1e999', '-0', '__proto__', '"__proto__":{"x":1}', '"constructor":{}'), fc.string({ maxLength: 16 })));
       const arb = fc.tuple(
-        fc.nat({ max: 5 }),
+        fc.nat({ max: 8 }),
         fc.oneof(
           // Valid JSON of any shape (objects with odd keys, deep arrays, big numbers) and an application with a field changed.
           fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)),
