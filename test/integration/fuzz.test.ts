@@ -45,6 +45,23 @@ function mutate(s: string, edits: Edit[]): string {
   }
   return s;
 }
+/** Edits of whole tags: drop one, repeat it, rename it, or put a fragment beside it (structure-aware near misses). */
+type TagEdit = [number, 'drop' | 'repeat' | 'rename' | 'beside', string];
+function mutateTags(s: string, edits: TagEdit[]): string {
+  for (const [k, op, text] of edits) {
+    const tags = [...s.matchAll(/<[^>]+>/g)];
+    if (tags.length === 0) return s;
+    const t = tags[k % tags.length]!;
+    const [at, end] = [t.index!, t.index! + t[0].length];
+    const renamed = t[0].replace(/^<(\/?)([\w:.-]+)/, (_m, slash: string, name: string) => `<${slash}${name.slice(0, -1) || 'x'}${text.replace(/[^\w]/g, '').slice(0, 4)}`);
+    const replacement = op === 'drop' ? '' : op === 'repeat' ? t[0] + t[0] : op === 'rename' ? renamed : t[0] + text;
+    s = s.slice(0, at) + replacement + s.slice(end);
+  }
+  return s;
+}
+const tagEdits = (fragment: fc.Arbitrary<string>) =>
+  fc.array(fc.tuple(fc.nat(), fc.constantFrom('drop', 'repeat', 'rename', 'beside') as fc.Arbitrary<TagEdit[1]>, fragment), { minLength: 1, maxLength: 4 });
+
 const edits = (fragment: fc.Arbitrary<string>) =>
   fc.array(fc.record({ op: fc.constantFrom('insert', 'delete', 'duplicate', 'replace') as fc.Arbitrary<Edit['op']>, at: fc.nat(), len: fc.nat({ max: 64 }), text: fragment }), { minLength: 1, maxLength: 6 });
 
@@ -122,6 +139,7 @@ for (const kind of STORES) {
       const arb = fc.tuple(
         fc.oneof(
           { weight: 3, arbitrary: fc.tuple(fc.nat({ max: 3 }), edits(xmlFragment)).map(([i, e]) => mutate(validXmls[i]!, e)) },
+          { weight: 3, arbitrary: fc.tuple(fc.nat({ max: 3 }), tagEdits(xmlFragment)).map(([i, e]) => mutateTags(validXmls[i]!, e)) },
           { weight: 2, arbitrary: xmlSoup },
           { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 400 }) },
         ),
@@ -152,6 +170,7 @@ for (const kind of STORES) {
       ];
       const arb = fc.oneof(
         { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...ops), edits(xmlFragment)).map(([e, ed]) => mutate(e, ed)) },
+        { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...ops), tagEdits(xmlFragment)).map(([e, ed]) => mutateTags(e, ed)) },
         { weight: 2, arbitrary: xmlSoup.map((inner) => envelope(inner)) },
         // Anything in the Header ahead of a valid operation: the soap package reads the Header after the pre-check.
         { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...ops), xmlSoup).map(([e, inner]) => e.replace('<soap:Body>', `<soap:Header>${inner}</soap:Header><soap:Body>`).replace('<soap:Header/><soap:Header>', '<soap:Header>')) },

@@ -34,15 +34,24 @@ const TABLES: [string, string][] = [
   ['users', '*'],
   ['calendar_days', '*'],
   ['config_versions', 'version, source, summary'],
+  ['calendar_years', '*'],
+  ['counters', '*'],
+  ['settings', '*'],
+  ['sent_hashes', '*'],
+  ['delivery_attempts', '*'],
+  ['inbox_hashes', '*'],
 ];
-/** Events a refusal legitimately adds: not part of the snapshot. */
+/**
+ * Left out: refused_messages (what a refusal records), audit_head (the sealer's position), schema_migrations. Events a
+ * refusal legitimately adds are left out of the events' hash.
+ */
 const REFUSAL_EVENTS = "('message.refused', 'auth.refused')";
 
 /** Row counts and a hash of every row of the state tables and of the events other than refusal records. */
-async function snapshot(db: Db): Promise<Record<string, string>> {
+async function snapshot(db: Db, skip: string[] = []): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const hash = (rows: unknown[]) => `${rows.length}:${createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
-  for (const [t, cols] of TABLES) out[t] = hash(await db.all(`SELECT ${cols} FROM ${t} ORDER BY 1`));
+  for (const [t, cols] of TABLES) if (!skip.includes(t)) out[t] = hash(await db.all(`SELECT ${cols} FROM ${t} ORDER BY 1`));
   out.events = hash(await db.all(`SELECT seq, case_id, at, actor, action, data FROM events WHERE action NOT IN ${REFUSAL_EVENTS} ORDER BY seq`));
   return out;
 }
@@ -123,12 +132,12 @@ for (const kind of STORES) {
     }
 
     /** Runs an attack: its answer has the status and code expected, no stack trace, the gateway serves on and the store is unchanged. */
-    async function refused(what: string, attack: () => Promise<Answer>, status: number, code: string): Promise<Answer> {
-      const before = await snapshot(db);
+    async function refused(what: string, attack: () => Promise<Answer>, status: number, code: string, skip: string[] = []): Promise<Answer> {
+      const before = await snapshot(db, skip);
       const r = await attack();
       expect([r.status, r.code], `${what}: ${r.text.slice(0, 300)}`).to.deep.equal([status, code]);
       expect(r.text, `${what}: no stack trace`).not.to.match(STACK);
-      expect(await snapshot(db), `${what}: store unchanged`).to.deep.equal(before);
+      expect(await snapshot(db, skip), `${what}: store unchanged`).to.deep.equal(before);
       await stillServing();
       return r;
     }
@@ -428,7 +437,9 @@ for (const kind of STORES) {
         const esc = v.replace(/&/g, '&amp;').replace(/</g, '&lt;');
         // Identifiers are visible ASCII: a string with spaces is malformed; one without is looked up as an id and not found.
         const id = IDENTIFIER.test(v);
-        await refused(`XML caseId = ${v}`, () => postXml(signedXml({ caseId: v })), id ? 404 : 400, id ? 'NOT_FOUND' : 'MALFORMED_XML');
+        // A correctly signed answer about a case that does not exist passed every check of the message itself, so its
+        // message id is claimed (inbox_hashes) and cannot be reused with other content; nothing else changes.
+        await refused(`XML caseId = ${v}`, () => postXml(signedXml({ caseId: v })), id ? 404 : 400, id ? 'NOT_FOUND' : 'MALFORMED_XML', ['inbox_hashes']);
         await refused(`SOAP GetCaseStatus caseId = ${v}`, () => postSoap(envelope(`<GetCaseStatus xmlns="${NS}"><caseId>${esc}</caseId></GetCaseStatus>`)), 500, id ? 'NOT_FOUND' : 'MALFORMED_XML');
       }
     });
