@@ -249,6 +249,7 @@ for (const kind of STORES) {
       const segment = fc.oneof(
         fc.constantFrom('api', 'cases', 'reviews', 'permits', 'admin', 'adapters', 'departments', 'calendar', 'days', 'years', 'outbox', 'inspections', 'xw-culture', 'opinion', 'accept', 'licence', '..', '.', ''),
         fc.constant('CASE'),
+        fc.constant('CASE%00'),
         fc.constantFrom('%', '%E0%A4%A', '%C0%AF', '%00', '%2e%2e', '%2F', '%ZZ', '%FF', '%u0041', '%%', '%e4%b8%ad'),
         fc.string({ maxLength: 12 }).map(encodeURIComponent),
         fc.string({ maxLength: 6 }).filter((x) => !/[?#/\\]/.test(x)),
@@ -256,7 +257,7 @@ for (const kind of STORES) {
       const arb = fc.record({
         method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'),
         segments: fc.array(segment, { minLength: 1, maxLength: 6 }),
-        query: fc.array(fc.tuple(fc.constantFrom('limit', 'offset', 'status', 'enterpriseName', 'departmentId', 'code', 'state', 'wsdl', 'access_token', 'version', 'a[b]', 'x[]'), fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('%', '%E0', '-1', '1e9', '99999999999999999999', 'NaN'))), { maxLength: 3 }),
+        query: fc.array(fc.tuple(fc.constantFrom('limit', 'offset', 'status', 'enterpriseName', 'departmentId', 'code', 'state', 'wsdl', 'access_token', 'version', 'a[b]', 'x[]'), fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('%', '%E0', '%00', 'a%00', '-1', '1e9', '99999999999999999999', '1234567890', 'NaN'))), { maxLength: 3 }),
         headers: fc.record(
           {
             'content-type': fc.constantFrom('application/json', 'application/jose', 'application/xml', 'text/plain', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', ''),

@@ -444,6 +444,24 @@ for (const kind of STORES) {
       }
     });
 
+    it('refuses the NUL character in paths, queries, JSON fields and signed-answer claims, and over-large offsets (PostgreSQL answered INTERNAL)', async function () {
+      const get = async (path: string) => json(await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${secretaryToken}` } }));
+      for (const path of ['/api/cases/%00', '/api/cases?enterpriseName=a%00b', '/api/cases?departmentId=%00', `/api/cases/${target}/events%00`]) {
+        await refused(`GET ${path}`, () => get(path), 422, 'VALIDATION_FAILED');
+      }
+      for (const path of ['/api/cases?offset=99999999999999999999', '/api/cases?limit=9223372036854775808']) await refused(`GET ${path}`, () => get(path), 422, 'VALIDATION_FAILED');
+      await refused('an application field', async () => json(await post('/api/cases', JSON.stringify(application({ enterpriseName: 'a\u0000b公司' })), 'application/json', secretaryToken)), 422, 'VALIDATION_FAILED');
+      await refused('an investor name', async () => json(await post('/api/cases', JSON.stringify(application({ investors: [{ name: '\u0000', idNumber: '32010219800101001X' }] })), 'application/json', secretaryToken)), 422, 'VALIDATION_FAILED');
+      await refused('a login name', async () => json(await post('/api/auth/login', JSON.stringify({ username: 'admin\u0000', password: 'x', otp: '000000' }), 'application/json')), 422, 'VALIDATION_FAILED');
+      // A signed answer whose claimed message id holds NUL (its signature does not hold): refused for the signature and recorded.
+      const [h, p, s] = (await signedJws()).split('.') as [string, string, string];
+      const claims = { ...JSON.parse(Buffer.from(p, 'base64url').toString()), messageId: `nul\u0000${randomUUID()}` };
+      await refused('a JWS claim', () => postJose(`${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`), 401, 'SIGNATURE_INVALID');
+      await refused('a NUL in the JWS text', () => postJose(`${h}.${p}.${s}\u0000`), 401, 'SIGNATURE_INVALID');
+      const recorded = await db.get<{ raw: string }>("SELECT raw FROM refused_messages WHERE raw LIKE $1 ORDER BY id DESC LIMIT 1", [`${h}.${p}.%`]);
+      expect(recorded?.raw, 'the refusal is recorded, NUL replaced').to.equal(`${h}.${p}.${s}\uFFFD`);
+    });
+
     it('refuses or confines path-traversal strings in configuration paths, and serves no file outside the console', async function () {
       const admin = client(base, adminToken);
       const soapAdapter = (wsdl: string) => ({ kind: 'soap', options: { wsdl, operation: 'Notify', fields: { caseId: 'caseId' } } });
