@@ -220,6 +220,8 @@ for (const kind of STORES) {
             app[k] = v;
             return JSON.stringify(app);
           }),
+          // A valid application with one text field holding odd characters (NUL, lone surrogates, bidi controls).
+          fc.tuple(fc.constantFrom('enterpriseName', 'industry', 'address'), fc.constantFrom('\u0000', 'a\u0000b', '\uD800', '\u202E', '\uFFFF', '%00', '\\0')).map(([k, v]) => JSON.stringify({ ...JSON.parse(validApp), [k]: `名称${v}有限公司` })),
           // Near-JSON: a valid application with its text edited.
           jsonEdits.map((e) => mutate(validApp, e)),
           fc.string({ unit: 'binary', maxLength: 200 }),
@@ -316,6 +318,7 @@ for (const kind of STORES) {
       const payload = fc.oneof(
         fc.jsonValue({ maxDepth: 4 }),
         fc.record({ sender: fc.oneof(fc.constant(DEP), fc.jsonValue({ maxDepth: 1 })), body: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] }).map((o) => ({ ...signedPayload, ...o })),
+        fc.tuple(fc.constantFrom('messageId', 'sender', 'caseId', 'kind', 'receiver'), fc.constantFrom('\u0000', 'x\u0000', '\uD800', '')).map(([k, v]) => ({ ...signedPayload, [k]: v })),
       );
       const arb = fc.oneof(
         // A header and payload of any JSON, with the real signature or random bytes.
