@@ -480,6 +480,20 @@ for (const kind of STORES) {
       for (const name of ['../../etc', 'a/../b', '%2e%2e', '..\\..\\etc']) {
         await refused(`adapter name ${name}`, async () => { const r = await admin.put(`/api/admin/adapters/${encodeURIComponent(name)}`, { kind: 'fake', options: {} }); return { status: r.status, code: r.body?.error?.code, text: JSON.stringify(r.body) }; }, 422, 'CONFIG_CHANGE_INVALID');
       }
+      // TLS files of REST and XML adapters are confined rather than refused: the change is stored, but the file is
+      // never read, and health and the adapter test say why.
+      for (const k of ['rest', 'xml']) {
+        const put = await admin.put(`/api/admin/adapters/${k}-evil`, { kind: k, options: { url: 'https://127.0.0.1:9/x', tls: { ca: '../../../../etc/passwd' } } });
+        expect(put.status, JSON.stringify(put.body)).to.equal(200);
+        expect(put.body.adapter.health).to.deep.equal({ ok: false, detail: 'TLS settings unusable: ../../../../etc/passwd is outside the certificates folder' });
+        if (k === 'rest') {
+          // (The XML adapter has no document for a test message; its health above says the same.)
+          const test = await admin.post(`/api/admin/adapters/${k}-evil/test?department=${DEP}`, {});
+          expect(test.body, JSON.stringify(test.body)).to.include({ ok: false, failure: 'tls' });
+          expect(test.body.detail).to.match(/outside the certificates folder/).and.not.to.match(/root:/);
+        }
+        expect((await admin.delete(`/api/admin/adapters/${k}-evil`)).status).to.equal(200);
+      }
       // Static files: nothing outside console/ is served, however the path is spelt.
       for (const path of ['/../package.json', '/..%2fpackage.json', '/%2e%2e/%2e%2e/etc/passwd', '/console/..%2f..%2fcerts%2fregistry.json', '/..%5c..%5cpackage.json', '/%2e%2e%2fconfig%2fdemo-users.json']) {
         await refused(`GET ${path}`, async () => json(await fetch(`${base}${path}`)), 404, 'ROUTE_NOT_FOUND');
