@@ -40,9 +40,11 @@ const TABLES: [string, string][] = [
   ['sent_hashes', '*'],
   ['delivery_attempts', '*'],
   ['inbox_hashes', '*'],
+  ['complaints', '*'],
 ];
 /**
- * Left out: refused_messages (what a refusal records), audit_head (the sealer's position), schema_migrations. Events a
+ * Left out: refused_messages (what a refusal records), audit_head and audit_checkpoints (the sealer's position and its
+ * signed checkpoints, written as it goes), schema_migrations. Events a
  * refusal legitimately adds are left out of the events' hash.
  */
 const REFUSAL_EVENTS = "('message.refused', 'auth.refused')";
