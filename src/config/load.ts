@@ -153,6 +153,16 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
       const p = describeErrors(v.errors)[0]!;
       throw invalid(file, `/adapters/${name}/options${p.path === '/' ? '' : p.path}`, p.message);
     }
+    // A SOAP department's WSDL given as a file, not a URL, is read by the gateway (and an administrator may change it at
+    // run time): confine it to the configuration's folder, so that "../../etc/passwd" or "/etc/shadow" cannot make the
+    // gateway read, and report parts of, a file elsewhere.
+    if (a.kind === 'soap' && typeof options.wsdl === 'string' && !/^https?:\/\//i.test(options.wsdl)) {
+      const segments = options.wsdl.split('/');
+      if (!/^[A-Za-z0-9_.\/-]+$/.test(options.wsdl) || isAbsolute(options.wsdl) || segments.some((s) => s === '..' || s === '.' || s === '')) {
+        throw invalid(file, `/adapters/${name}/options/wsdl`, "a WSDL file is named relative to the configuration's folder, without '..', '.' or empty segments");
+      }
+      options.wsdl = join(here, options.wsdl);
+    }
     adapters[name] = { kind: a.kind, enabled: a.enabled ?? true, options, retry: { ...DEFAULT_RETRY, ...a.retry } };
   }
 

@@ -10,6 +10,7 @@ export interface ErrorSpec {
 export const ERRORS = {
   // Requests
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.', retryable: false },
+  MALFORMED_PATH: { status: 400, message: 'The request path is not valid percent-encoded UTF-8: {path}', retryable: false },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than {limit} bytes.', retryable: false },
   VALIDATION_FAILED: { status: 422, message: 'The request does not match its schema: {summary}', retryable: false },
   NOT_FOUND: { status: 404, message: 'No such {what}.', retryable: false },

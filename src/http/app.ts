@@ -36,11 +36,34 @@ function body<T>(schemaId: string): RequestHandler {
       const problems = describeErrors(v.errors);
       return next(new GatewayError('VALIDATION_FAILED', { summary: problems.map((p) => `${p.path} ${p.message}`).join('; ') }, { errors: problems }));
     }
+    const nul = nulAt(req.body, '');
+    if (nul !== null) return next(new GatewayError('VALIDATION_FAILED', { summary: `${nul || '/'} contains the NUL character` }));
     next();
   };
 }
 
 const param = (req: Request, name: string): string => String(req.params[name]);
+
+/**
+ * Where a JSON value holds the NUL character (U+0000), as a JSON pointer, or null. PostgreSQL text cannot hold it: a
+ * name or filter with one failed in the store and was answered INTERNAL (500) there, while SQLite kept it.
+ */
+function nulAt(v: unknown, at: string): string | null {
+  if (typeof v === 'string') return v.includes('\u0000') ? at : null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = nulAt(v[i], `${at}/${i}`);
+      if (r !== null) return r;
+    }
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (k.includes('\u0000')) return at || '/';
+      const r = nulAt(x, `${at}/${k}`);
+      if (r !== null) return r;
+    }
+  }
+  return null;
+}
 
 const JOSE = 'application/jose';
 const isJose = (req: Request): boolean => typeof req.body === 'string' && req.is(JOSE) === JOSE;
@@ -64,6 +87,8 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     });
     next();
   });
+  // The NUL character in a path or query (%00) reaches no route: PostgreSQL text cannot hold it (see nulAt).
+  app.use((req, _res, next) => next(/%00/.test(req.originalUrl) ? new GatewayError('VALIDATION_FAILED', { summary: 'the request path or query contains the NUL character (%00)' }) : undefined));
   // XML and SOAP read their own bodies with their own limits, ahead of the JSON parser.
   mountXmlEndpoint(app, gw, log);
   mountSoapEndpoint(app, gw, log);
@@ -125,7 +150,12 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     const q = req.query;
     const p = req.principal!;
     const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-    const num = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
+    // At most nine digits: a larger offset overflowed the stores' integers and was answered INTERNAL (500).
+    const num = (v: unknown) => {
+      if (typeof v !== 'string' || !/^\d+$/.test(v)) return undefined;
+      if (v.length > 9) fail('VALIDATION_FAILED', { summary: 'limit and offset are whole numbers below 1000000000' });
+      return Number(v);
+    };
     const status = str(q.status);
     const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'];
     if (status && !STATUSES.includes(status)) fail('VALIDATION_FAILED', { summary: `status must be one of ${STATUSES.join(', ')}` });

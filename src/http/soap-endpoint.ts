@@ -10,8 +10,9 @@ import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../gateway.js';
 import { SCHEMAS_DIR } from '../paths.js';
 import { APPROVAL_NS, caseStatusFields, IDENTIFIER, readIncoming } from '../xml/approval.js';
-import { readXml, sequence, XML_LIMITS } from '../xml/read.js';
+import { readXml, sequence, XML_LIMITS, type XmlElement } from '../xml/read.js';
 import { httpChannel } from './auth.js';
+import { unreadableBody } from './errors.js';
 
 export const SOAP_PATH = '/soap/approval';
 export const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -61,6 +62,11 @@ function precheck(body: string): Call {
   const env = readXml(body, XML_LIMITS);
   const bad = (reason: string) => new GatewayError('MALFORMED_XML', { reason });
   if (env.name !== 'Envelope' || env.ns !== SOAP_ENV) throw bad('the root element must be a SOAP 1.1 Envelope');
+  // No element of the envelope mixes text and elements (none does in the WSDL): the soap package's parser threw a
+  // TypeError on text beside an element (in a Header block, say) and answered its message as a bare 500.
+  const mixed = (el: XmlElement): XmlElement | undefined => (el.text !== '' && el.children.length > 0 ? el : el.children.map(mixed).find((m) => m));
+  const m = mixed(env);
+  if (m) throw bad(`element ${m.name} mixes text and elements`);
   const parts = env.children;
   const bodyEl = parts[parts.length - 1];
   if (!bodyEl || bodyEl.name !== 'Body' || bodyEl.ns !== SOAP_ENV || parts.length > 2 || (parts.length === 2 && parts[0]!.name !== 'Header')) {
@@ -108,11 +114,14 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
     }
     next();
   };
+  // The soap package answers every method on its path, other than POST, with an empty 200: leave those to the app's
+  // ROUTE_NOT_FOUND (GET ?wsdl is answered above).
+  router.all(SOAP_PATH, (req, _res, next) => next(req.method === 'POST' ? undefined : 'router'));
   router.post(SOAP_PATH, express.text({ type: () => true, limit: XML_LIMITS.maxBytes }), check);
   router.use(SOAP_PATH, ((err, _req, res, _next) => {
     let e: GatewayError;
     if (err?.type === 'entity.too.large') e = new GatewayError('XML_LIMIT_EXCEEDED', { reason: `the document is larger than ${XML_LIMITS.maxBytes} bytes` });
-    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported' || err?.type === 'request.aborted') e = new GatewayError('MALFORMED_XML', { reason: 'unreadable body' });
+    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported' || err?.type === 'request.aborted' || unreadableBody(err)) e = new GatewayError('MALFORMED_XML', { reason: 'unreadable body' });
     else {
       const ref = randomUUID();
       log.error({ ref, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'SOAP endpoint failed');
@@ -156,5 +165,26 @@ export function mountSoapEndpoint(app: express.Express, gw: Gateway, log: Logger
   // A router (not the app) so that the route soap adds once the WSDL is ready sits here, ahead of the app's 404 handler.
   const server = soap.listen(router as unknown as express.Express, { path: SOAP_PATH, services, xml: wsdl, suppressStack: true });
   server.log = () => undefined;
+  // Last line of defence: an error inside the soap package (not a fault of ours) is answered with its bare message as
+  // text/500, and its XML parser's refusals as a fault without a catalogue code. Answer both as catalogued faults, and log
+  // them. (_sendHttpResponse is the package's one writer of responses; should it be renamed, this does nothing and the
+  // fuzz tests notice.)
+  const writer = server as unknown as { _sendHttpResponse: (res: Response, status: number | undefined, result: unknown) => void };
+  const sendHttp = writer._sendHttpResponse.bind(server);
+  writer._sendHttpResponse = (res, status, result) => {
+    const text = typeof result === 'string' ? result : '';
+    const envelope = /^\s*(<\?xml[^>]*>\s*)?<([\w-]+:)?Envelope[\s>]/.test(text);
+    const foreignFault = envelope && /<([\w-]+:)?Fault>/.test(text) && !text.includes('<GatewayFault');
+    if (envelope && !foreignFault) return sendHttp(res, status, result);
+    let e: GatewayError;
+    if (foreignFault && text.includes('<faultstring>Invalid XML</faultstring>')) e = new GatewayError('MALFORMED_XML', { reason: 'the SOAP toolkit could not read the envelope' });
+    else {
+      const ref = randomUUID();
+      log.error({ ref, err: String(result).slice(0, 500) }, 'SOAP package failed');
+      e = new GatewayError('INTERNAL', { ref });
+    }
+    res.setHeader('content-type', 'text/xml; charset=utf-8');
+    sendHttp(res, 500, faultEnvelope(refusalOf(e)));
+  };
   app.use(router);
 }

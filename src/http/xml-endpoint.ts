@@ -6,6 +6,7 @@ import type { InboundResult } from '../../adapters/adapter.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../gateway.js';
 import { httpChannel } from './auth.js';
+import { unreadableBody } from './errors.js';
 import { readIncoming, resultDocument } from '../xml/approval.js';
 import { XML_LIMITS } from '../xml/read.js';
 
@@ -40,7 +41,7 @@ export function mountXmlEndpoint(app: express.Express, gw: Gateway, log: Logger)
     let e: GatewayError;
     if (err instanceof GatewayError) e = err;
     else if (err?.type === 'entity.too.large') e = new GatewayError('XML_LIMIT_EXCEEDED', { reason: `the document is larger than ${XML_LIMITS.maxBytes} bytes` });
-    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported' || err?.type === 'request.aborted') e = new GatewayError('MALFORMED_XML', { reason: 'unreadable body' });
+    else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported' || err?.type === 'request.aborted' || unreadableBody(err)) e = new GatewayError('MALFORMED_XML', { reason: 'unreadable body' });
     else {
       const ref = randomUUID();
       log.error({ ref, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'XML endpoint failed');

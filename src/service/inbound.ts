@@ -275,7 +275,9 @@ export class InboundService implements Inbound {
     try {
       await this.db.tx(async (sql) => {
         await sql.run('INSERT INTO refused_messages (at, channel, claimed_sender, message_id, kind, case_id, code, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-          at, record.channel, record.claimedSender, record.messageId, record.kind, record.caseId, code, `${e.factor}: ${e.reason}`, raw.slice(0, REFUSED_RAW_LIMIT),
+          at, record.channel, record.claimedSender, record.messageId, record.kind, record.caseId, code, `${e.factor}: ${e.reason}`,
+          // NUL as U+FFFD: PostgreSQL text cannot hold it, and the refusal would go unrecorded.
+          raw.slice(0, REFUSED_RAW_LIMIT).replace(/\u0000/g, '\uFFFD'),
         ]);
         // Not on the case (caseId null): a refused message leaves the case and its timeline as they were.
         await appendEvents(sql, null, at, { kind: 'adapter', id: channel.adapter, adapter: channel.adapter }, [{ action: 'message.refused', data: record }]);

@@ -94,8 +94,12 @@ export async function verifyEnvelope(registry: KeyRegistry, jws: string | undefi
   } catch {
     throw invalid('the header or payload is not base64url JSON');
   }
+  // JSON such as "null", 1 or [] parses but is no envelope: reading a sender from null threw a TypeError, answered as
+  // INTERNAL (500); an unsigned-by-anyone request must get a catalogued refusal.
+  if (typeof claimed !== 'object' || claimed === null || Array.isArray(claimed)) throw invalid('the payload is not a JSON object');
   if (header.typ !== TYP) throw invalid(`typ must be ${TYP}`);
-  if (!KEY_ALGS.includes(header.alg as KeyAlg)) throw invalid(`algorithm ${String(header.alg)} is not accepted`);
+  // JSON.stringify, not String: an object alg with a "toString" member made String() throw, answered as INTERNAL (500).
+  if (!KEY_ALGS.includes(header.alg as KeyAlg)) throw invalid(`algorithm ${JSON.stringify(header.alg ?? null).slice(0, 64)} is not accepted`);
   if (typeof header.kid !== 'string' || !header.kid) throw invalid('the header names no kid');
   if (typeof claimed.sender !== 'string') throw invalid('the envelope names no sender');
   const now = o.now ?? Date.now();
@@ -108,7 +112,14 @@ export async function verifyEnvelope(registry: KeyRegistry, jws: string | undefi
     if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw invalid('signature mismatch');
     throw invalid((e as Error).message);
   }
-  const envelope = JSON.parse(new TextDecoder().decode(payload)) as Envelope;
+  let envelope: Envelope;
+  try {
+    // Verified bytes may still differ from the base64url reading above (an unencoded payload, b64: false): parse them on their own.
+    envelope = JSON.parse(new TextDecoder().decode(payload)) as Envelope;
+  } catch {
+    throw invalid('the signed payload is not JSON');
+  }
+  if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) throw invalid('the signed payload is not a JSON object');
   for (const f of ['messageId', 'sender', 'receiver', 'issuedAt', 'protocolVersion', 'kind'] as const) {
     if (typeof envelope[f] !== 'string' || !envelope[f]) throw invalid(`the envelope has no ${f}`);
   }

@@ -67,7 +67,8 @@ export interface Claims {
   caseId?: string;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 200 ? v : undefined);
+// A claim with the NUL character is no claim: PostgreSQL text cannot hold it, and looking it up failed as INTERNAL (500).
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 200 && !v.includes('\u0000') ? v : undefined);
 
 /** Reads the claims of a signed message without trusting them; never throws (a message too broken to read claims nothing). */
 export function claimsOf(wire: SignedWire): Claims {

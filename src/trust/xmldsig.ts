@@ -74,9 +74,11 @@ export function verifyXml(xml: string, registry: KeyRegistry, sender: string, no
   const node = doc.documentElement?.getElementsByTagNameNS(DSIG_NS, 'Signature')[0];
   if (!node) throw new GatewayError('MESSAGE_UNSIGNED');
   const sig = new SignedXml({ publicCert: pem(found.key), getCertFromKeyInfo: () => null });
-  sig.loadSignature(node);
   let ok = false;
   try {
+    // Loading reads the Signature's structure: a Reference without DigestMethod, say, threw here, outside this try,
+    // and was answered INTERNAL (500).
+    sig.loadSignature(node);
     ok = sig.checkSignature(xml);
   } catch (e) {
     throw invalid((e as Error).message);

@@ -34,6 +34,9 @@ const limit = (reason: string) => new GatewayError('XML_LIMIT_EXCEEDED', { reaso
 // which is refused; an undefined one is a well-formedness error that fast-xml-parser would pass through as text.
 const UNDEFINED_ENTITY = /&(?!(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/;
 const CDATA = /<!\[CDATA\[[\s\S]*?\]\]>/g;
+/** XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]; a lone surrogate is none. */
+const NOT_XML_CHAR = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const CHAR_REF = /&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));/g;
 
 function parser(maxDepth: number): XMLParser {
   return new XMLParser({
@@ -67,6 +70,15 @@ export function readXml(input: string | Buffer, limits: XmlLimits = XML_LIMITS):
   // No DOCTYPE at all: internal entities (billion laughs) and external ones (file or network reads) need one.
   if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) throw malformed('document type declarations are not allowed');
   if (UNDEFINED_ENTITY.test(text.replace(CDATA, ''))) throw malformed('undefined entity reference');
+  // Characters XML 1.0 does not allow, written as such or as character references (&#0;, &#xD800;, &#x110000;): the
+  // parser here decoded them, while the soap package's parser refused them with a fault of its own, without a code.
+  if (NOT_XML_CHAR.test(text)) throw malformed('a character XML does not allow');
+  for (const m of text.replace(CDATA, '').matchAll(CHAR_REF)) {
+    const c = m[1] ? parseInt(m[1], 16) : Number(m[2]);
+    if (!(c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff))) {
+      throw malformed(`character reference ${m[0]} is not an XML character`);
+    }
+  }
   // The validator lets text after a self-closed root pass; outside the root only markup and white space may appear.
   if (!/^\uFEFF?\s*</.test(text) || !/>\s*$/.test(text)) throw malformed('text outside the root element');
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });

@@ -84,4 +84,17 @@ describe('XML signatures (enveloped, RSA-SHA256, exclusive c14n)', function () {
     expect(refusal(() => signXml(DOC, ec, 'xw-fire', T0))).to.match(/^KEY_NOT_VALID: .*RSA-SHA256/);
     rmSync(ec.dir, { recursive: true, force: true });
   });
+
+  it('refuses a Signature whose structure cannot be loaded (no DigestMethod, an unknown transform) as SIGNATURE_INVALID, not an exception', function () {
+    const signed = signXml(DOC, reg, 'xw-fire', T0);
+    for (const broken of [
+      signed.replace(/<DigestMethod[^>]*\/>/, ''),
+      signed.replace('<DigestMethod', '<DigestMd'),
+      signed.replace(/<DigestValue>[^<]*<\/DigestValue>/, ''),
+      signed.replace('enveloped-signature"', 'nothing"'),
+      signed.replace(/<SignatureValue>[^<]*<\/SignatureValue>/, ''),
+    ]) {
+      expect(refusal(() => verifyXml(broken, reg, 'xw-fire', T0))).to.match(/^SIGNATURE_INVALID/);
+    }
+  });
 });

@@ -57,6 +57,12 @@ describe('hardened XML reader', function () {
     expect(readXml('<r><![CDATA[a & b]]></r>').text).to.equal('a & b');
   });
 
+  it('refuses characters XML does not allow, as such or as character references, and reads the allowed ones', function () {
+    for (const ref of ['&#0;', '&#x0;', '&#x1F;', '&#xD800;', '&#xFFFE;', '&#x110000;', '&#1114112;']) refused(() => readXml(`<r>a${ref}b</r>`), 'MALFORMED_XML', /not an XML character/);
+    for (const raw of ['\u0000', '\u0008', '\uFFFF', '\uD800']) refused(() => readXml(`<r>a${raw}b</r>`), 'MALFORMED_XML', /does not allow/);
+    expect(readXml('<r>&#9;&#x41;&#xE000;&#x10FFFF;\u{1F600}</r>').text).to.equal('\tA\uE000\u{10FFFF}\u{1F600}');
+  });
+
   it('refuses nesting deeper than the limit with XML_LIMIT_EXCEEDED', function () {
     const deep = '<a>'.repeat(XML_LIMITS.maxDepth + 1) + '</a>'.repeat(XML_LIMITS.maxDepth + 1);
     refused(() => readXml(deep), 'XML_LIMIT_EXCEEDED', /nested/);
