@@ -185,6 +185,8 @@ describe('end to end: the browser console', function () {
     delete cfg.$schema;
     // Every browser and API login here comes from 127.0.0.1: more than the default ten attempts a minute per address.
     cfg.gateway.login = { maxAttemptsPerAddress: 1000 };
+    // Hotels: the district fire brigade reviews first and reports up to the city's (a chained review).
+    cfg.routes = cfg.routes.map((r: any) => (r.department === 'nj-fire' ? { ...r, department: 'xw-fire', then: ['nj-fire'] } : r));
     cfg.gateway.demoUsers = join(ROOT, 'config', cfg.gateway.demoUsers);
     cfg.calendar = join(ROOT, 'config', cfg.calendar);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
@@ -466,6 +468,13 @@ describe('end to end: the browser console', function () {
     await w.page.click('#application-form button[type="submit"]');
     await w.page.waitForSelector('.case-head [data-status="submitted"]', { timeout: WAIT });
     expect((await api.get(`/api/cases/${created.body.id}`)).body.application.registeredCapital).to.equal(3_000_000);
+    // A chained review reads step by step: the city's step waits for the district's and says so.
+    const hotel = await api.post('/api/cases', application({ businessScope: ['hotel'], industry: 'hotel' }));
+    expect((await api.post(`/api/cases/${hotel.body.id}/accept`)).status).to.equal(200);
+    await w.page.goto(`${gp.base}/#/case/${encodeURIComponent(hotel.body.id)}`);
+    const step = await w.page.waitForSelector('#reviews tr[data-department="nj-fire"][data-state="waiting"] .chain-step', { timeout: WAIT });
+    expect(await step.textContent()).to.include('玄武区消防救援大队');
+    expect(await w.page.textContent('#reviews tr[data-department="nj-fire"] .badge')).to.equal('待前序环节审查');
     expect(w.errors).to.deep.equal([]);
   });
 

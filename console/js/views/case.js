@@ -32,7 +32,8 @@ function reviewsBlock(c, now) {
     table(t('case.reviews'), [t('col.department'), t('col.state'), t('col.dueAt'), t('col.left'), t('col.reasons')],
       c.reviews.map((r) => ({
         attrs: { 'data-department': r.departmentId, 'data-state': r.state },
-        cells: [r.departmentName, reviewBadge(r.state), dueCell(r.dueAt, r.provisional), OPEN.includes(r.state) ? leftCell(r.dueAt, now, r.workingDaysLeft) : '—', h('span', { class: 'reasons' }, r.reasons ?? '')],
+        // A chain's later step names the step before it, so the chain reads step by step.
+        cells: [r.after ? [r.departmentName, h('span', { class: 'chain-step' }, ' ', t('case.after', { dep: c.reviews.find((x) => x.departmentId === r.after)?.departmentName ?? r.after }))] : r.departmentName, reviewBadge(r.state), dueCell(r.dueAt, r.provisional), OPEN.includes(r.state) ? leftCell(r.dueAt, now, r.workingDaysLeft) : '—', h('span', { class: 'reasons' }, r.reasons ?? '')],
       }))));
 }
 
