@@ -8,7 +8,7 @@ import { connect } from 'amqplib';
 import { pino } from 'pino';
 import { brokerUrl } from '../../adapters/amqp/index.js';
 import { AmqpDepartmentSim } from '../../adapters/amqp/sim.js';
-import { DEPARTMENT_WSDL, SAMPLE_MAPPING, startSoapDepartment, type SoapDepartment } from '../../adapters/soap/sim.js';
+import { SAMPLE_MAPPING, startSoapDepartment, type SoapDepartment } from '../../adapters/soap/sim.js';
 import { startXmlDepartment, type XmlDepartment } from '../../adapters/xml/sim.js';
 import type { Actor } from '../domain/types.js';
 import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
@@ -180,7 +180,7 @@ export async function runDemo(): Promise<number> {
   desks.set('xw-environment', viaSim(xml, 'xw-environment', 'XML over HTTP'));
   const soapDep: SoapDepartment = await startSoapDepartment({ base, departmentId: 'xw-culture', keys: gw.keys, gatewayId }, { answer: 'manual' });
   closers.push(() => soapDep.close());
-  await moveTo('xw-culture', 'culture-soap', { kind: 'soap', options: { wsdl: DEPARTMENT_WSDL, endpoint: soapDep.endpoint, ...SAMPLE_MAPPING } });
+  await moveTo('xw-culture', 'culture-soap', { kind: 'soap', options: { wsdl: soapDep.wsdl, endpoint: soapDep.endpoint, ...SAMPLE_MAPPING } });
   desks.set('xw-culture', viaSim(soapDep, 'xw-culture', 'SOAP'));
   const amqpUrl = brokerUrl({});
   let amqpNote = 'RabbitMQ not reachable: the health bureau stays on the in-process simulated adapter';
