@@ -17,6 +17,8 @@ export interface AmqpOptions {
   confirmTimeoutMs: number;
   connectTimeoutMs: number;
   requeueDelayMs: number;
+  /** An incoming message larger than this is refused (BODY_TOO_LARGE) before it is read, like an oversized HTTP body. */
+  maxMessageBytes: number;
   results: boolean;
   reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number };
   /** amqps://: the CA that signs the broker's certificate and this gateway's client certificate (files under the certificates folder). */
@@ -32,6 +34,7 @@ const DEFAULTS: AmqpOptions = {
   confirmTimeoutMs: 10_000,
   connectTimeoutMs: 5_000,
   requeueDelayMs: 1_000,
+  maxMessageBytes: 1_048_576,
   results: true,
   reconnect: { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5 },
 };
@@ -190,6 +193,16 @@ export class AmqpAdapter implements Adapter {
    */
   private async handle(ch: Channel, departmentId: string, m: ConsumeMessage): Promise<void> {
     const log = this.log!;
+    if (m.content.length > this.options.maxMessageBytes) {
+      // Refused unread, as the HTTP entry points refuse an oversized body; the dead letter keeps it for inspection.
+      const reason = `message of ${m.content.length} bytes is larger than ${this.options.maxMessageBytes} bytes`;
+      const messageId = typeof m.properties.messageId === 'string' && m.properties.messageId.length > 0 && m.properties.messageId.length <= 200 ? m.properties.messageId : undefined;
+      log.warn({ departmentId, messageId, bytes: m.content.length }, 'oversized message sent to the dead-letter queue');
+      const caseId = typeof m.properties.correlationId === 'string' && m.properties.correlationId.length > 0 ? m.properties.correlationId : null;
+      if (messageId) await this.reply(departmentId, messageId, caseId, { ok: false, code: 'BODY_TOO_LARGE', message: reason, retryable: false });
+      await this.deadLetter(ch, m, departmentId, 'BODY_TOO_LARGE', reason);
+      return;
+    }
     const d = decodeIncoming(m, departmentId);
     if (!d.ok) {
       log.warn({ departmentId, messageId: d.messageId, reason: d.reason }, 'malformed message sent to the dead-letter queue');

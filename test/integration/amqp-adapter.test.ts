@@ -199,6 +199,8 @@ for (const kind of STORES) {
       await bad('no-token', () => sim.send('opinion', approve, { messageId: 'no-token', caseId: e, token: null }));
       await bad('forged-token', () => sim.send('opinion', approve, { messageId: 'forged-token', caseId: e, token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }));
       await bad('other-reviewer', () => sim.send('opinion', approve, { messageId: 'other-reviewer', caseId: e, token: fireToken }));
+      // Past the adapter's default limit of 1 MiB: refused unread.
+      await bad('oversized', () => sim.publish('opinion', Buffer.from(JSON.stringify({ departmentId: 'xw-culture', ...approve, reasons: 'x'.repeat(1_048_576) })), { messageId: 'oversized', caseId: e }));
       // Without a message id there is nothing to de-duplicate by.
       await sim.publish('opinion', Buffer.from(JSON.stringify({ departmentId: 'xw-culture', ...approve })), { caseId: e });
 
@@ -216,6 +218,7 @@ for (const kind of STORES) {
         'no-token': 'UNAUTHENTICATED',
         'forged-token': 'REVIEWER_NOT_AUTHORISED',
         'other-reviewer': 'REVIEWER_NOT_AUTHORISED',
+        oversized: 'BODY_TOO_LARGE',
       };
       for (const m of dead) {
         const id = m.properties.messageId as string | undefined;
@@ -237,7 +240,7 @@ for (const kind of STORES) {
       const codes = Object.fromEntries(
         await until('results for the refused messages', async () => {
           const r = sim.results.filter((x) => sent.includes(x.body.inReplyTo)).map((x) => [x.body.inReplyTo, x.body.code]);
-          return r.length === 8 && r;
+          return r.length === 9 && r;
         }),
       );
       const { 'not-its-case': _fire, ...own } = expected;
