@@ -1,0 +1,160 @@
+// The pull's storage: the cursor row, what is already known about a page's records and enterprises, and one page's writes in the caller's transaction.
+import { STATUS_AFTER, type PagePlan, type Stored } from '../domain/province-change.js';
+import type { DomainEvent } from '../domain/types.js';
+import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
+import { forUpdate, placeholders, type Sql } from '../store/sql.js';
+
+/** The stored cursor of one source, with running totals. */
+export interface CursorRow {
+  source: string;
+  cursor: string;
+  seq: number;
+  pages: number;
+  applied: number;
+  stale: number;
+  duplicates: number;
+  quarantined: number;
+  warnings: number;
+  created: number;
+  refused: number;
+  last_run_at: number | null;
+  last_success_at: number | null;
+  last_error_code: string | null;
+  last_error: string | null;
+}
+
+/** The cursor row of `source`, created at the start of the feed the first time; locked for the transaction on PostgreSQL. */
+export async function lockCursor(sql: Sql, source: string, now: number): Promise<CursorRow> {
+  await sql.run('INSERT INTO province_pull (source, cursor, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (source) DO NOTHING', [source, '', now]);
+  return (await sql.get<CursorRow>(`SELECT * FROM province_pull WHERE source = $1${forUpdate(sql)}`, [source]))!;
+}
+
+export async function readCursor(sql: Sql, source: string): Promise<CursorRow | undefined> {
+  return sql.get<CursorRow>('SELECT * FROM province_pull WHERE source = $1', [source]);
+}
+
+/** Which of `ids` were stored before (as changes or quarantined), and the current version of each of `codes` known. */
+export async function loadStored(sql: Sql, ids: string[], codes: string[]): Promise<Stored> {
+  let seen: { id: string }[];
+  let versions: { credit_code: string; version: number }[];
+  if (sql.dialect === 'postgres') {
+    // Sent together (the pool pipelines them): one round trip for both lookups.
+    [seen, versions] = await Promise.all([
+      sql.all<{ id: string }>('SELECT id FROM province_changes WHERE id = ANY($1::text[]) UNION ALL SELECT id FROM province_quarantine WHERE id = ANY($1::text[])', [ids]),
+      sql.all<{ credit_code: string; version: number }>('SELECT credit_code, version FROM enterprises WHERE credit_code = ANY($1::text[])', [codes]),
+    ]);
+  } else {
+    seen = [];
+    versions = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const ph = placeholders(chunk.length);
+      seen.push(...(await sql.all<{ id: string }>(`SELECT id FROM province_changes WHERE id IN (${ph}) UNION ALL SELECT id FROM province_quarantine WHERE id IN (${ph})`, chunk)));
+    }
+    for (let i = 0; i < codes.length; i += 500) {
+      const chunk = codes.slice(i, i + 500);
+      versions.push(...(await sql.all<{ credit_code: string; version: number }>(`SELECT credit_code, version FROM enterprises WHERE credit_code IN (${placeholders(chunk.length)})`, chunk)));
+    }
+  }
+  return { seen: new Set(seen.map((r) => r.id)), versions: new Map(versions.map((r) => [r.credit_code, Number(r.version)])) };
+}
+
+/** What the cursor row becomes with a page applied. */
+export interface CursorAdvance {
+  source: string;
+  cursor: string;
+  seq: number;
+  warnings: number;
+  created: number;
+  at: number;
+}
+
+const CHANGE_COLS = ['id', 'seq', 'credit_code', 'kind', 'version', 'division_code', 'name', 'occurred_at', 'outcome', 'warning', 'received_at'];
+const CHANGE_TYPES = ['text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
+const ENTERPRISE_COLS = ['credit_code', 'name', 'division_code', 'status', 'version', 'last_change', 'source', 'warning', 'first_seen_at', 'updated_at'];
+const ENTERPRISE_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'bigint', 'bigint'];
+const QUARANTINE_COLS = ['id', 'seq', 'code', 'reason', 'raw', 'at'];
+const QUARANTINE_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'bigint'];
+const OUTBOX_COLS = ['id', 'case_id', 'department_id', 'adapter', 'kind', 'payload', 'next_attempt_at', 'created_at', 'updated_at', 'state', 'attempts'];
+const OUTBOX_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'integer'];
+// A newer version wins; the same or an older one changes nothing, so applying a page twice is applying it once.
+const ENTERPRISE_UPSERT = `ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, division_code = excluded.division_code, status = excluded.status,
+  version = excluded.version, last_change = excluded.last_change, warning = excluded.warning, updated_at = excluded.updated_at
+  WHERE enterprises.version < excluded.version`;
+const CURSOR_SET = `cursor = $2, seq = $3, pages = pages + 1, applied = applied + $4, stale = stale + $5, duplicates = duplicates + $6,
+  quarantined = quarantined + $7, warnings = warnings + $8, created = created + $9, last_success_at = $10, last_error_code = NULL, last_error = NULL, updated_at = $10`;
+
+/** The rows of a plan, as column lists. */
+function rows(plan: PagePlan, at: number) {
+  return {
+    changes: plan.changes.map((c) => {
+      const r = c.record;
+      return [r.id, r.seq, r.creditCode, r.kind, r.version, r.divisionCode, r.name, Date.parse(r.occurredAt), c.outcome, c.warning, at];
+    }),
+    enterprises: plan.enterprises.map((e) => {
+      const r = e.record;
+      return [r.creditCode, r.name, r.divisionCode, STATUS_AFTER[r.kind], r.version, r.id, 'province', e.warning, at, at];
+    }),
+    // NUL as U+FFFD: PostgreSQL text cannot hold it.
+    quarantine: plan.quarantined.map((q) => [q.id, q.seq, q.code, q.reason, JSON.stringify(q.raw).slice(0, 4096).replace(/\u0000/g, '\uFFFD'), at]),
+  };
+}
+
+/**
+ * Writes one page: its records, its enterprises, its quarantined records, its publications (outbox), its audit event and
+ * the cursor's advance, all in the caller's transaction, so a page is either wholly applied with its cursor or not at all.
+ */
+export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, outbox: OutboxInsert[], event: DomainEvent | null): Promise<void> {
+  const r = rows(plan, adv.at);
+  const applied = plan.changes.filter((c) => c.outcome === 'applied').length;
+  const cursorParams = [adv.source, adv.cursor, adv.seq, applied, plan.changes.length - applied, plan.duplicates, plan.quarantined.length, adv.warnings, adv.created, adv.at];
+  const outboxRows = outbox.map((o) => [o.id, o.caseId, o.departmentId, o.adapter, o.kind, o.payload, o.nextAttemptAt, o.at, o.at, 'ready', 0]);
+  if (sql.dialect === 'postgres') {
+    // One statement of data-modifying parts over array parameters: one round trip per page, and a statement text that
+    // depends only on which parts are present (a handful of prepared statements).
+    const params: unknown[] = [...cursorParams];
+    const unnest = (data: unknown[][], types: string[]) => {
+      const args = types.map((t, c) => {
+        params.push(data.map((row) => row[c] ?? null));
+        return `$${params.length}::${t}[]`;
+      });
+      return `SELECT * FROM unnest(${args.join(', ')})`;
+    };
+    const parts = [`cu AS (UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 RETURNING 1)`];
+    if (r.changes.length) parts.push(`ch AS (INSERT INTO province_changes (${CHANGE_COLS.join(', ')}) ${unnest(r.changes, CHANGE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
+    if (r.enterprises.length) parts.push(`en AS (INSERT INTO enterprises (${ENTERPRISE_COLS.join(', ')}) ${unnest(r.enterprises, ENTERPRISE_TYPES)} ${ENTERPRISE_UPSERT} RETURNING 1)`);
+    if (r.quarantine.length) parts.push(`qu AS (INSERT INTO province_quarantine (${QUARANTINE_COLS.join(', ')}) ${unnest(r.quarantine, QUARANTINE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
+    if (outboxRows.length) parts.push(`ob AS (INSERT INTO outbox (${OUTBOX_COLS.join(', ')}) ${unnest(outboxRows, OUTBOX_TYPES)} RETURNING 1)`);
+    const text = `WITH ${parts.join(',\n')} SELECT 1 AS n`;
+    if (sql.later) sql.later(text, params);
+    else await sql.get(text, params);
+  } else {
+    await sql.run(`UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1`, cursorParams);
+    await insertChunks(sql, 'province_changes', CHANGE_COLS, r.changes, 'ON CONFLICT (id) DO NOTHING');
+    await insertChunks(sql, 'enterprises', ENTERPRISE_COLS, r.enterprises, ENTERPRISE_UPSERT);
+    await insertChunks(sql, 'province_quarantine', QUARANTINE_COLS, r.quarantine, 'ON CONFLICT (id) DO NOTHING');
+    await insertChunks(sql, 'outbox', OUTBOX_COLS, outboxRows, '');
+  }
+  if (event) await appendEvents(sql, null, adv.at, { kind: 'system', id: 'province-pull', role: 'dispatcher' }, [event]);
+}
+
+/** SQLite: multi-row INSERTs of a bounded number of rows (a bounded number of cached statement texts). */
+async function insertChunks(sql: Sql, table: string, cols: string[], data: unknown[][], tail: string): Promise<void> {
+  const per = 64;
+  for (let i = 0; i < data.length; i += per) {
+    const chunk = data.slice(i, i + per);
+    const values = chunk.map((_, k) => `(${placeholders(cols.length, k * cols.length + 1)})`).join(', ');
+    await sql.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${values} ${tail}`, chunk.flat());
+  }
+}
+
+/** Notes a failed run (the province down, a refused page, a gap that stayed) on the cursor row; the cursor itself stays. */
+export async function noteFailure(sql: Sql, source: string, code: string, message: string, at: number, refused: boolean): Promise<void> {
+  await sql.run('INSERT INTO province_pull (source, cursor, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (source) DO NOTHING', [source, '', at]);
+  await sql.run(`UPDATE province_pull SET last_error_code = $2, last_error = $3, updated_at = $4${refused ? ', refused = refused + 1' : ''} WHERE source = $1`, [source, code, message.slice(0, 1000), at]);
+}
+
+export async function noteRun(sql: Sql, source: string, at: number): Promise<void> {
+  await sql.run('INSERT INTO province_pull (source, cursor, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (source) DO NOTHING', [source, '', at]);
+  await sql.run('UPDATE province_pull SET last_run_at = $2 WHERE source = $1', [source, at]);
+}
