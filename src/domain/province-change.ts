@@ -143,8 +143,8 @@ export interface Gap {
 /**
  * Reconciles a page with what is stored: records seen before are skipped (idempotent); records past `lastSeq` must run
  * on from it without a hole (else a gap, and nothing is applied); each enterprise keeps its newest version, and an
- * older change arriving later is recorded as stale without overwriting. Records are taken in version order per
- * enterprise, whatever order the page served them in.
+ * older change arriving later is recorded as stale without overwriting. Records are taken in sequence order per
+ * enterprise, in feed order whatever order the page served them in.
  */
 export function planPage(lastSeq: number, records: Identified[], stored: Stored): PagePlan | Gap {
   const after = [...new Set(records.filter((r) => r.seq > lastSeq).map((r) => r.seq))].sort((a, b) => a - b);
@@ -164,8 +164,9 @@ export function planPage(lastSeq: number, records: Identified[], stored: Stored)
     if (read.ok) good.push(read);
     else plan.quarantined.push({ id: r.id, seq: r.seq, code: read.code, reason: read.reason, raw: r.raw });
   }
-  // Version order per enterprise (then sequence, for equal versions): the page's own order may be shuffled.
-  good.sort((a, b) => a.record.version - b.record.version || a.record.seq - b.record.seq);
+  // Feed order (sequence numbers), not the order the page served them in: the outcome of every record is then the same
+  // whatever the page's order or size, and a change that arrives after a newer one of its enterprise is stale.
+  good.sort((a, b) => a.record.seq - b.record.seq);
   const current = new Map<string, EnterpriseState>();
   const known = (code: string) => current.get(code)?.record.version ?? stored.versions.get(code);
   for (const g of good) {
