@@ -2,7 +2,7 @@
 import { STATUS_AFTER, type PagePlan, type Stored } from '../domain/province-change.js';
 import type { DomainEvent } from '../domain/types.js';
 import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
-import { forUpdate, placeholders, type Sql } from '../store/sql.js';
+import { forUpdate, isUniqueViolation, placeholders, type Sql } from '../store/sql.js';
 
 /** The stored cursor of one source, with running totals. */
 export interface CursorRow {
@@ -23,10 +23,11 @@ export interface CursorRow {
   last_error: string | null;
 }
 
-/** The cursor row of `source`, created at the start of the feed the first time; locked for the transaction on PostgreSQL. */
-export async function lockCursor(sql: Sql, source: string, now: number): Promise<CursorRow> {
-  await sql.run('INSERT INTO province_pull (source, cursor, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (source) DO NOTHING', [source, '', now]);
-  return (await sql.get<CursorRow>(`SELECT * FROM province_pull WHERE source = $1${forUpdate(sql)}`, [source]))!;
+/** The cursor row of `source` (created by noteRun at the start of each run), locked for the transaction on PostgreSQL. */
+export async function lockCursor(sql: Sql, source: string): Promise<CursorRow> {
+  const row = await sql.get<CursorRow>(`SELECT * FROM province_pull WHERE source = $1${forUpdate(sql)}`, [source]);
+  if (!row) throw new Error(`no cursor row for ${source}`);
+  return row;
 }
 
 export async function readCursor(sql: Sql, source: string): Promise<CursorRow | undefined> {
@@ -59,6 +60,15 @@ export async function loadStored(sql: Sql, ids: string[], codes: string[]): Prom
   return { seen: new Set(seen.map((r) => r.id)), versions: new Map(versions.map((r) => [r.credit_code, Number(r.version)])) };
 }
 
+/**
+ * True for the failure of a page whose new records reuse stored ids: the plain INSERT of its changes hit the primary key.
+ * Only records at or before the cursor are looked up (every stored record's sequence number is at most the cursor's); a
+ * record past it under a stored id is the province's error, and the page is refused.
+ */
+export function isIdReused(e: unknown): boolean {
+  return isUniqueViolation(e) && /province_changes/.test(`${(e as { constraint?: string }).constraint ?? ''} ${(e as Error).message}`);
+}
+
 /** What the cursor row becomes with a page applied. */
 export interface CursorAdvance {
   source: string;
@@ -73,14 +83,14 @@ const CHANGE_COLS = ['id', 'seq', 'credit_code', 'kind', 'version', 'division_co
 const CHANGE_TYPES = ['text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
 const ENTERPRISE_COLS = ['credit_code', 'name', 'division_code', 'status', 'version', 'last_change', 'source', 'warning', 'first_seen_at', 'updated_at'];
 const ENTERPRISE_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'bigint', 'bigint'];
+// The plan says which enterprises are new (inserted) and which are known (updated): under the cursor row's lock nothing
+// else writes them in between. The version condition still guards each update: an older version never overwrites.
+const ENTERPRISE_SET = ['name', 'division_code', 'status', 'version', 'last_change', 'warning', 'updated_at'];
+const ENTERPRISE_SET_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
 const QUARANTINE_COLS = ['id', 'seq', 'code', 'reason', 'raw', 'at'];
 const QUARANTINE_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'bigint'];
 const OUTBOX_COLS = ['id', 'case_id', 'department_id', 'adapter', 'kind', 'payload', 'next_attempt_at', 'created_at', 'updated_at', 'state', 'attempts'];
 const OUTBOX_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'integer'];
-// A newer version wins; the same or an older one changes nothing, so applying a page twice is applying it once.
-const ENTERPRISE_UPSERT = `ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, division_code = excluded.division_code, status = excluded.status,
-  version = excluded.version, last_change = excluded.last_change, warning = excluded.warning, updated_at = excluded.updated_at
-  WHERE enterprises.version < excluded.version`;
 const CURSOR_SET = `cursor = $2, seq = $3, pages = pages + 1, applied = applied + $4, stale = stale + $5, duplicates = duplicates + $6,
   quarantined = quarantined + $7, warnings = warnings + $8, created = created + $9, last_success_at = $10, last_error_code = NULL, last_error = NULL, updated_at = $10`;
 
@@ -91,9 +101,13 @@ function rows(plan: PagePlan, at: number) {
       const r = c.record;
       return [r.id, r.seq, r.creditCode, r.kind, r.version, r.divisionCode, r.name, Date.parse(r.occurredAt), c.outcome, c.warning, at];
     }),
-    enterprises: plan.enterprises.map((e) => {
+    created: plan.enterprises.filter((e) => e.created).map((e) => {
       const r = e.record;
       return [r.creditCode, r.name, r.divisionCode, STATUS_AFTER[r.kind], r.version, r.id, 'province', e.warning, at, at];
+    }),
+    known: plan.enterprises.filter((e) => !e.created).map((e) => {
+      const r = e.record;
+      return [r.creditCode, r.name, r.divisionCode, STATUS_AFTER[r.kind], r.version, r.id, e.warning, at];
     }),
     // NUL as U+FFFD: PostgreSQL text cannot hold it.
     quarantine: plan.quarantined.map((q) => [q.id, q.seq, q.code, q.reason, JSON.stringify(q.raw).slice(0, 4096).replace(/\u0000/g, '\uFFFD'), at]),
@@ -103,6 +117,7 @@ function rows(plan: PagePlan, at: number) {
 /**
  * Writes one page: its records, its enterprises, its quarantined records, its publications (outbox), its audit event and
  * the cursor's advance, all in the caller's transaction, so a page is either wholly applied with its cursor or not at all.
+ * Changes and new enterprises are plain INSERTs (every row is known to be new; a speculative insertion costs more).
  */
 export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, outbox: OutboxInsert[], event: DomainEvent | null): Promise<void> {
   const r = rows(plan, adv.at);
@@ -118,20 +133,30 @@ export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, ou
         params.push(data.map((row) => row[c] ?? null));
         return `$${params.length}::${t}[]`;
       });
-      return `SELECT * FROM unnest(${args.join(', ')})`;
+      return `unnest(${args.join(', ')})`;
     };
     const parts = [`cu AS (UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 RETURNING 1)`];
-    if (r.changes.length) parts.push(`ch AS (INSERT INTO province_changes (${CHANGE_COLS.join(', ')}) ${unnest(r.changes, CHANGE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
-    if (r.enterprises.length) parts.push(`en AS (INSERT INTO enterprises (${ENTERPRISE_COLS.join(', ')}) ${unnest(r.enterprises, ENTERPRISE_TYPES)} ${ENTERPRISE_UPSERT} RETURNING 1)`);
-    if (r.quarantine.length) parts.push(`qu AS (INSERT INTO province_quarantine (${QUARANTINE_COLS.join(', ')}) ${unnest(r.quarantine, QUARANTINE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
-    if (outboxRows.length) parts.push(`ob AS (INSERT INTO outbox (${OUTBOX_COLS.join(', ')}) ${unnest(outboxRows, OUTBOX_TYPES)} RETURNING 1)`);
+    if (r.changes.length) parts.push(`ch AS (INSERT INTO province_changes (${CHANGE_COLS.join(', ')}) SELECT * FROM ${unnest(r.changes, CHANGE_TYPES)} RETURNING 1)`);
+    if (r.created.length) parts.push(`ei AS (INSERT INTO enterprises (${ENTERPRISE_COLS.join(', ')}) SELECT * FROM ${unnest(r.created, ENTERPRISE_TYPES)} RETURNING 1)`);
+    if (r.known.length) {
+      const codes = params.length + 1;
+      // `= ANY` of the codes as well as the join: the plan is made once per connection (generic), when the table may be
+      // empty, and for the join alone it is a hash join over a scan of the whole table, kept while the table grows.
+      parts.push(`eu AS (UPDATE enterprises AS t SET ${ENTERPRISE_SET.map((c) => `${c} = u.${c}`).join(', ')} FROM ${unnest(r.known, ENTERPRISE_SET_TYPES)} AS u(credit_code, ${ENTERPRISE_SET.join(', ')})
+        WHERE t.credit_code = ANY($${codes}::text[]) AND t.credit_code = u.credit_code AND t.version < u.version RETURNING 1)`);
+    }
+    if (r.quarantine.length) parts.push(`qu AS (INSERT INTO province_quarantine (${QUARANTINE_COLS.join(', ')}) SELECT * FROM ${unnest(r.quarantine, QUARANTINE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
+    if (outboxRows.length) parts.push(`ob AS (INSERT INTO outbox (${OUTBOX_COLS.join(', ')}) SELECT * FROM ${unnest(outboxRows, OUTBOX_TYPES)} RETURNING 1)`);
     const text = `WITH ${parts.join(',\n')} SELECT 1 AS n`;
     if (sql.later) sql.later(text, params);
     else await sql.get(text, params);
   } else {
     await sql.run(`UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1`, cursorParams);
-    await insertChunks(sql, 'province_changes', CHANGE_COLS, r.changes, 'ON CONFLICT (id) DO NOTHING');
-    await insertChunks(sql, 'enterprises', ENTERPRISE_COLS, r.enterprises, ENTERPRISE_UPSERT);
+    await insertChunks(sql, 'province_changes', CHANGE_COLS, r.changes, '');
+    await insertChunks(sql, 'enterprises', ENTERPRISE_COLS, r.created, '');
+    for (const k of r.known) {
+      await sql.run(`UPDATE enterprises SET ${ENTERPRISE_SET.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE credit_code = $1 AND version < $5`, k);
+    }
     await insertChunks(sql, 'province_quarantine', QUARANTINE_COLS, r.quarantine, 'ON CONFLICT (id) DO NOTHING');
     await insertChunks(sql, 'outbox', OUTBOX_COLS, outboxRows, '');
   }

@@ -10,7 +10,7 @@ import { verifyEnvelope } from '../trust/envelope.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf } from '../trust/messages.js';
 import { changeRows } from './publish.js';
-import { loadStored, lockCursor, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
+import { isIdReused, loadStored, lockCursor, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
 
 /** The channel name refused pages are recorded under. */
 export const PULL_CHANNEL = 'province-pull';
@@ -149,6 +149,13 @@ export class ProvincePuller {
         if (await again(e.code, e.message)) continue;
         break;
       }
+      if ('refused' in done) {
+        prefetch = null;
+        await this.refuse(done.refused, null);
+        report.refused++;
+        report.error = { code: done.refused.code, message: done.refused.message };
+        break;
+      }
       if ('moved' in done) {
         // Another gateway applied this page first: go on from where it left the cursor.
         prefetch = null;
@@ -198,8 +205,8 @@ export class ProvincePuller {
       return { ok: false, error: new GatewayError('PROVINCE_UNAVAILABLE', { reason: cause ?? (e as Error).name ?? 'no answer' }), raw: null };
     }
     try {
-      const v = await verifyEnvelope(this.keys, raw, { receiver: this.gatewayId, windowSeconds: 300 });
-      if (v.envelope.sender !== this.cfg.sender) throw new GatewayError('SIGNATURE_INVALID', { reason: `sent by ${v.envelope.sender}, not ${this.cfg.sender}` });
+      // The province is the one sender of this feed; a page it did not sign is refused for its key or signature.
+      const v = await verifyEnvelope(this.keys, raw, { receiver: this.gatewayId, windowSeconds: 300, sender: this.cfg.sender });
       if (v.envelope.kind !== PAGE_KIND) throw new GatewayError('PROVINCE_PAGE_INVALID', { reason: `a message of kind ${v.envelope.kind}, not ${PAGE_KIND}` });
       const read = readPage(v.envelope.body);
       if (read.page.cursor !== cursor) throw new GatewayError('PROVINCE_PAGE_INVALID', { reason: `the page answers cursor ${JSON.stringify(read.page.cursor).slice(0, 60)}, not the one asked for` });
@@ -211,13 +218,16 @@ export class ProvincePuller {
   }
 
   /** Applies a page in one transaction with the cursor's advance; nothing when the cursor moved on underneath. */
-  private async apply(cursor: string, seq: number, f: Extract<Fetched, { ok: true }>): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> {
+  private async apply(cursor: string, seq: number, f: Extract<Fetched, { ok: true }>): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } } | { refused: GatewayError }> {
     const now = Date.now();
-    const ids = f.records.map((r) => r.id);
+    // Only records at or before the cursor can have been stored: every stored record's sequence number is at most the
+    // cursor's, as both are written in one transaction. A record past it that reuses a stored id is the province's error,
+    // caught by the write itself (the primary key of the plain INSERT), which refuses the page. So the common page costs no id lookups.
+    const ids = f.records.filter((r) => r.seq <= seq).map((r) => r.id);
     const codes = [...new Set(f.records.map((r) => (r.raw as { creditCode?: unknown }).creditCode).filter((c): c is string => typeof c === 'string').map((c) => c.replace(/[a-z]/g, (x) => x.toUpperCase())))];
-    const out = await this.db.tx(async (sql) => {
+    const out = await this.db.tx(async (sql): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> => {
       // Pipelined on PostgreSQL: the lookups run once the cursor row's lock is granted, in the same round trip.
-      const [row, stored] = await Promise.all([lockCursor(sql, this.source, now), loadStored(sql, ids, codes)]);
+      const [row, stored] = await Promise.all([lockCursor(sql, this.source), loadStored(sql, ids, codes)]);
       if (row.cursor !== cursor || Number(row.seq) !== seq) return { moved: { cursor: row.cursor, seq: Number(row.seq) } };
       const plan = planPage(seq, f.records, stored);
       if ('gap' in plan) return plan;
@@ -231,8 +241,12 @@ export class ProvincePuller {
       };
       await writePage(sql, plan, { source: this.source, cursor: f.page.next, seq: plan.seq, warnings, created, at: now }, outbox, event);
       return { plan, warnings, created, published: outbox.length };
+    }).catch((e: unknown) => {
+      if (!isIdReused(e)) throw e;
+      return { refused: new GatewayError('PROVINCE_PAGE_INVALID', { reason: 'a record id already stored comes again under a sequence number after the cursor' }) };
     });
-    if ('plan' in out && out.plan) this.committed({ outbox: (out.published ?? 0) > 0 });
+    if ('refused' in out) return out;
+    if ('plan' in out) this.committed({ outbox: (out.published ?? 0) > 0 });
     return out;
   }
 
