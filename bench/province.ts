@@ -78,7 +78,7 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
     const db = store.db();
     await migrate(db);
     if (process.env.FF) await db.run(`ALTER TABLE enterprises SET (fillfactor = ${process.env.FF})`);
-    await db.run('CREATE TABLE bare_changes (LIKE province_changes INCLUDING ALL)');
+    await db.run(process.env.BARE === 'pk' ? 'CREATE TABLE bare_changes (LIKE province_changes INCLUDING DEFAULTS, PRIMARY KEY (id))' : 'CREATE TABLE bare_changes (LIKE province_changes INCLUDING ALL)');
     const pull = { url, sender: 'province', intervalSeconds: 3600, pageSize: cfg.pageSize, timeoutMs: 30_000, retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 } };
     const config = { province: { pull } } as unknown as GatewayConfig;
     const puller = new ProvincePuller(db, () => config, new KeyRegistry(CERTS_DIR, false), RECEIVER, pino({ level: 'warn' }));

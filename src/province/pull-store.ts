@@ -1,5 +1,5 @@
 // The pull's storage: the cursor row, what is already known about a page's records and enterprises, and one page's writes in the caller's transaction.
-import { STATUS_AFTER, type PagePlan, type Stored } from '../domain/province-change.js';
+import type { PagePlan, Stored } from '../domain/province-change.js';
 import type { DomainEvent } from '../domain/types.js';
 import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
 import { forUpdate, isUniqueViolation, placeholders, type Sql } from '../store/sql.js';
@@ -34,6 +34,9 @@ export async function readCursor(sql: Sql, source: string): Promise<CursorRow | 
   return sql.get<CursorRow>('SELECT * FROM province_pull WHERE source = $1', [source]);
 }
 
+/** An enterprise's current version is that of its newest applied change (on the partial index of applied changes). */
+const VERSIONS_PG = `SELECT credit_code, MAX(version) AS version FROM province_changes WHERE credit_code = ANY($1::text[]) AND outcome = 'applied' GROUP BY credit_code`;
+
 /** Which of `ids` were stored before (as changes or quarantined), and the current version of each of `codes` known. */
 export async function loadStored(sql: Sql, ids: string[], codes: string[]): Promise<Stored> {
   let seen: { id: string }[];
@@ -42,7 +45,7 @@ export async function loadStored(sql: Sql, ids: string[], codes: string[]): Prom
     // Sent together (the pool pipelines them): one round trip for both lookups.
     [seen, versions] = await Promise.all([
       sql.all<{ id: string }>('SELECT id FROM province_changes WHERE id = ANY($1::text[]) UNION ALL SELECT id FROM province_quarantine WHERE id = ANY($1::text[])', [ids]),
-      sql.all<{ credit_code: string; version: number }>('SELECT credit_code, version FROM enterprises WHERE credit_code = ANY($1::text[])', [codes]),
+      sql.all<{ credit_code: string; version: number }>(VERSIONS_PG, [codes]),
     ]);
   } else {
     seen = [];
@@ -54,7 +57,7 @@ export async function loadStored(sql: Sql, ids: string[], codes: string[]): Prom
     }
     for (let i = 0; i < codes.length; i += 500) {
       const chunk = codes.slice(i, i + 500);
-      versions.push(...(await sql.all<{ credit_code: string; version: number }>(`SELECT credit_code, version FROM enterprises WHERE credit_code IN (${placeholders(chunk.length)})`, chunk)));
+      versions.push(...(await sql.all<{ credit_code: string; version: number }>(`SELECT credit_code, MAX(version) AS version FROM province_changes WHERE credit_code IN (${placeholders(chunk.length)}) AND outcome = 'applied' GROUP BY credit_code`, chunk)));
     }
   }
   return { seen: new Set(seen.map((r) => r.id)), versions: new Map(versions.map((r) => [r.credit_code, Number(r.version)])) };
@@ -81,12 +84,8 @@ export interface CursorAdvance {
 
 const CHANGE_COLS = ['id', 'seq', 'credit_code', 'kind', 'version', 'division_code', 'name', 'occurred_at', 'outcome', 'warning', 'received_at'];
 const CHANGE_TYPES = ['text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
-const ENTERPRISE_COLS = ['credit_code', 'name', 'division_code', 'status', 'version', 'last_change', 'source', 'warning', 'first_seen_at', 'updated_at'];
-const ENTERPRISE_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'bigint', 'bigint'];
-// The plan says which enterprises are new (inserted) and which are known (updated): under the cursor row's lock nothing
-// else writes them in between. The version condition still guards each update: an older version never overwrites.
-const ENTERPRISE_SET = ['name', 'division_code', 'status', 'version', 'last_change', 'warning', 'updated_at'];
-const ENTERPRISE_SET_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
+const ENTERPRISE_COLS = ['credit_code', 'name', 'division_code', 'first_change', 'source', 'warning', 'first_seen_at'];
+const ENTERPRISE_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint'];
 const QUARANTINE_COLS = ['id', 'seq', 'code', 'reason', 'raw', 'at'];
 const QUARANTINE_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'bigint'];
 const OUTBOX_COLS = ['id', 'case_id', 'department_id', 'adapter', 'kind', 'payload', 'next_attempt_at', 'created_at', 'updated_at', 'state', 'attempts'];
@@ -101,13 +100,10 @@ function rows(plan: PagePlan, at: number) {
       const r = c.record;
       return [r.id, r.seq, r.creditCode, r.kind, r.version, r.divisionCode, r.name, Date.parse(r.occurredAt), c.outcome, c.warning, at];
     }),
+    // An enterprise is registered once, when first seen; its state after that is its newest applied change.
     created: plan.enterprises.filter((e) => e.created).map((e) => {
       const r = e.record;
-      return [r.creditCode, r.name, r.divisionCode, STATUS_AFTER[r.kind], r.version, r.id, 'province', e.warning, at, at];
-    }),
-    known: plan.enterprises.filter((e) => !e.created).map((e) => {
-      const r = e.record;
-      return [r.creditCode, r.name, r.divisionCode, STATUS_AFTER[r.kind], r.version, r.id, e.warning, at];
+      return [r.creditCode, r.name, r.divisionCode, r.id, 'province', e.warning, at];
     }),
     // NUL as U+FFFD: PostgreSQL text cannot hold it.
     quarantine: plan.quarantined.map((q) => [q.id, q.seq, q.code, q.reason, JSON.stringify(q.raw).slice(0, 4096).replace(/\u0000/g, '\uFFFD'), at]),
@@ -117,7 +113,8 @@ function rows(plan: PagePlan, at: number) {
 /**
  * Writes one page: its records, its enterprises, its quarantined records, its publications (outbox), its audit event and
  * the cursor's advance, all in the caller's transaction, so a page is either wholly applied with its cursor or not at all.
- * Changes and new enterprises are plain INSERTs (every row is known to be new; a speculative insertion costs more).
+ * Changes and new enterprises are plain INSERTs (every row is known to be new; a speculative insertion costs more), and
+ * nothing is rewritten: an enterprise's state is its newest applied change.
  */
 export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, outbox: OutboxInsert[], event: DomainEvent | null): Promise<void> {
   const r = rows(plan, adv.at);
@@ -138,13 +135,6 @@ export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, ou
     const parts = [`cu AS (UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 RETURNING 1)`];
     if (r.changes.length) parts.push(`ch AS (INSERT INTO province_changes (${CHANGE_COLS.join(', ')}) SELECT * FROM ${unnest(r.changes, CHANGE_TYPES)} RETURNING 1)`);
     if (r.created.length) parts.push(`ei AS (INSERT INTO enterprises (${ENTERPRISE_COLS.join(', ')}) SELECT * FROM ${unnest(r.created, ENTERPRISE_TYPES)} RETURNING 1)`);
-    if (r.known.length) {
-      const codes = params.length + 1;
-      // `= ANY` of the codes as well as the join: the plan is made once per connection (generic), when the table may be
-      // empty, and for the join alone it is a hash join over a scan of the whole table, kept while the table grows.
-      parts.push(`eu AS (UPDATE enterprises AS t SET ${ENTERPRISE_SET.map((c) => `${c} = u.${c}`).join(', ')} FROM ${unnest(r.known, ENTERPRISE_SET_TYPES)} AS u(credit_code, ${ENTERPRISE_SET.join(', ')})
-        WHERE t.credit_code = ANY($${codes}::text[]) AND t.credit_code = u.credit_code AND t.version < u.version RETURNING 1)`);
-    }
     if (r.quarantine.length) parts.push(`qu AS (INSERT INTO province_quarantine (${QUARANTINE_COLS.join(', ')}) SELECT * FROM ${unnest(r.quarantine, QUARANTINE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
     if (outboxRows.length) parts.push(`ob AS (INSERT INTO outbox (${OUTBOX_COLS.join(', ')}) SELECT * FROM ${unnest(outboxRows, OUTBOX_TYPES)} RETURNING 1)`);
     const text = `WITH ${parts.join(',\n')} SELECT 1 AS n`;
@@ -154,9 +144,6 @@ export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, ou
     await sql.run(`UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1`, cursorParams);
     await insertChunks(sql, 'province_changes', CHANGE_COLS, r.changes, '');
     await insertChunks(sql, 'enterprises', ENTERPRISE_COLS, r.created, '');
-    for (const k of r.known) {
-      await sql.run(`UPDATE enterprises SET ${ENTERPRISE_SET.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE credit_code = $1 AND version < $5`, k);
-    }
     await insertChunks(sql, 'province_quarantine', QUARANTINE_COLS, r.quarantine, 'ON CONFLICT (id) DO NOTHING');
     await insertChunks(sql, 'outbox', OUTBOX_COLS, outboxRows, '');
   }

@@ -12,6 +12,9 @@ import { claimsOf } from '../trust/messages.js';
 import { changeRows } from './publish.js';
 import { isIdReused, loadStored, lockCursor, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
 
+/** At most this many enterprise versions are cached (some tens of MB); a full cache starts again. */
+const VERSION_CACHE_MAX = 1_000_000;
+
 /** The channel name refused pages are recorded under. */
 export const PULL_CHANNEL = 'province-pull';
 /** The kind of message a page is (the signed envelope's kind). */
@@ -59,6 +62,11 @@ export class ProvincePuller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<PullReport> | null = null;
   private readonly stopping = new AbortController();
+  /**
+   * Current versions of the enterprises this process has applied or looked up, valid while the cursor is where this
+   * process left it (no other gateway applied a page since): a code in it needs no lookup. Bounded; cleared when full.
+   */
+  private versions: { seq: number; map: Map<string, number> } = { seq: -1, map: new Map() };
   readonly source: string;
   readonly cfg: ProvincePullConfig;
 
@@ -224,11 +232,18 @@ export class ProvincePuller {
     // cursor's, as both are written in one transaction. A record past it that reuses a stored id is the province's error,
     // caught by the write itself (the primary key of the plain INSERT), which refuses the page. So the common page costs no id lookups.
     const ids = f.records.filter((r) => r.seq <= seq).map((r) => r.id);
-    const codes = [...new Set(f.records.map((r) => (r.raw as { creditCode?: unknown }).creditCode).filter((c): c is string => typeof c === 'string').map((c) => c.replace(/[a-z]/g, (x) => x.toUpperCase())))];
-    const out = await this.db.tx(async (sql): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> => {
+    const all = [...new Set(f.records.map((r) => (r.raw as { creditCode?: unknown }).creditCode).filter((c): c is string => typeof c === 'string').map((c) => c.replace(/[a-z]/g, (x) => x.toUpperCase())))];
+    if (this.versions.seq !== seq) this.versions = { seq: -1, map: new Map() };
+    const cached = this.versions.map;
+    const codes = all.filter((c) => !cached.has(c));
+    const out = await this.db.tx(async (sql): Promise<{ plan: PagePlan; warnings: number; created: number; published: number; stored: ReadonlyMap<string, number> } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> => {
       // Pipelined on PostgreSQL: the lookups run once the cursor row's lock is granted, in the same round trip.
       const [row, stored] = await Promise.all([lockCursor(sql, this.source), loadStored(sql, ids, codes)]);
       if (row.cursor !== cursor || Number(row.seq) !== seq) return { moved: { cursor: row.cursor, seq: Number(row.seq) } };
+      for (const c of all) {
+        const v = cached.get(c);
+        if (v !== undefined) (stored.versions as Map<string, number>).set(c, v);
+      }
       const plan = planPage(seq, f.records, stored);
       if ('gap' in plan) return plan;
       const outbox = changeRows(this.config(), plan.changes, now);
@@ -240,13 +255,20 @@ export class ProvincePuller {
         data: { cursor, next: f.page.next, seq: plan.seq, applied, stale: plan.changes.length - applied, duplicates: plan.duplicates, quarantined: plan.quarantined.length, warnings, created, published: outbox.length },
       };
       await writePage(sql, plan, { source: this.source, cursor: f.page.next, seq: plan.seq, warnings, created, at: now }, outbox, event);
-      return { plan, warnings, created, published: outbox.length };
+      return { plan, warnings, created, published: outbox.length, stored: stored.versions };
     }).catch((e: unknown) => {
       if (!isIdReused(e)) throw e;
       return { refused: new GatewayError('PROVINCE_PAGE_INVALID', { reason: 'a record id already stored comes again under a sequence number after the cursor' }) };
     });
     if ('refused' in out) return out;
-    if ('plan' in out) this.committed({ outbox: (out.published ?? 0) > 0 });
+    if ('plan' in out) {
+      // Committed: the cache follows the store. Every code of the page now has a version (applied, or stale against one).
+      if (cached.size > VERSION_CACHE_MAX) cached.clear();
+      for (const c of out.plan.changes) if (c.outcome === 'applied') cached.set(c.record.creditCode, c.record.version);
+      for (const [code, v] of out.stored) if (!cached.has(code)) cached.set(code, v);
+      this.versions = { seq: out.plan.seq, map: cached };
+      this.committed({ outbox: (out.published ?? 0) > 0 });
+    } else if ('moved' in out) this.versions = { seq: -1, map: new Map() };
     return out;
   }
 

@@ -243,8 +243,9 @@ const MIGRATIONS: string[][] = [
   // 9: signed checkpoints of the audit chain: the head at a position, signed by the gateway's key (compact JWS).
   [`CREATE TABLE audit_checkpoints (pos BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL)`],
   // 10: status changes pulled from the provincial system. The cursor (with running totals) advances in the transaction
-  // that applies its page; every record is kept once by id (applied or stale), its enterprise keeps the newest version;
-  // records that cannot be applied are quarantined with a code.
+  // that applies its page; every record is kept once by id, applied or stale; an enterprise's state is its newest applied
+  // change (enterprise_status), so a change is one inserted row and no rewritten one; the enterprises first seen in the
+  // feed are registered once; records that cannot be applied are quarantined with a code.
   [
     `CREATE TABLE province_pull (
       source TEXT PRIMARY KEY,
@@ -277,19 +278,23 @@ const MIGRATIONS: string[][] = [
       warning TEXT,
       received_at BIGINT NOT NULL
     )`,
+    `CREATE INDEX province_changes_enterprise ON province_changes (credit_code, version) WHERE outcome = 'applied'`,
     `CREATE INDEX province_changes_warning ON province_changes (seq) WHERE warning IS NOT NULL`,
     `CREATE TABLE enterprises (
       credit_code TEXT PRIMARY KEY,
       name TEXT NOT NULL,
       division_code TEXT NOT NULL,
-      status TEXT NOT NULL,
-      version BIGINT NOT NULL,
-      last_change TEXT NOT NULL,
+      first_change TEXT NOT NULL,
       source TEXT NOT NULL,
       warning TEXT,
-      first_seen_at BIGINT NOT NULL,
-      updated_at BIGINT NOT NULL
+      first_seen_at BIGINT NOT NULL
     )`,
+    `CREATE VIEW enterprise_status AS
+      SELECT c.credit_code, c.name, c.division_code, c.version, c.kind AS last_kind, c.id AS last_change, c.occurred_at, c.warning,
+        CASE WHEN c.kind IN ('established', 'changed') THEN 'operating' ELSE c.kind END AS status
+      FROM province_changes c
+      WHERE c.outcome = 'applied'
+        AND NOT EXISTS (SELECT 1 FROM province_changes n WHERE n.credit_code = c.credit_code AND n.outcome = 'applied' AND n.version > c.version)`,
     `CREATE TABLE province_quarantine (
       id TEXT PRIMARY KEY,
       seq BIGINT NOT NULL,

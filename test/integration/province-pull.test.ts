@@ -22,7 +22,11 @@ async function open(db: Db, configFile: string, pull = false): Promise<{ gw: Gat
 async function stored(db: Db) {
   const changes = await db.all<{ id: string; seq: number; outcome: string; warning: string | null }>('SELECT id, seq, outcome, warning FROM province_changes ORDER BY seq');
   const quarantined = await db.all<{ id: string; seq: number; code: string }>('SELECT id, seq, code FROM province_quarantine ORDER BY seq');
-  const enterprises = await db.all<{ credit_code: string; version: number; status: string; source: string; warning: string | null }>('SELECT credit_code, version, status, source, warning FROM enterprises');
+  // The registry of enterprises first seen in the feed, each with its state: its newest applied change.
+  const enterprises = await db.all<{ credit_code: string; version: number; status: string; source: string; warning: string | null }>(
+    'SELECT e.credit_code, s.version, s.status, e.source, e.warning FROM enterprises e LEFT JOIN enterprise_status s ON s.credit_code = e.credit_code',
+  );
+  expect(Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM enterprise_status'))!.n)).to.equal(enterprises.length);
   return { changes, quarantined, enterprises };
 }
 
