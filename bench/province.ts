@@ -103,6 +103,7 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
       r.caughtUp = part.caughtUp;
     }
     sample();
+    if (process.env.MEMDBG) console.error('MEM', JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]))));
     await db.run('DROP TABLE bare_changes');
     if (!r.caughtUp) throw new Error(`pull did not reach the end of the feed: ${JSON.stringify(r)}`);
     const enterprises = Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM enterprises'))!.n);

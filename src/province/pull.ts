@@ -12,8 +12,20 @@ import { claimsOf } from '../trust/messages.js';
 import { changeRows } from './publish.js';
 import { isIdReused, loadStored, lockCursor, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
 
-/** At most this many enterprise versions are cached (some tens of MB); a full cache starts again. */
-const VERSION_CACHE_MAX = 1_000_000;
+/** At most this many enterprise versions are cached (some tens of MB); beyond it the oldest entries go. */
+const VERSION_CACHE_MAX = 200_000;
+
+/** Enterprise versions read ahead of a page's transaction: which codes were looked up, at which cursor, and what was found. */
+interface Looked {
+  seq: number;
+  codes: ReadonlySet<string>;
+  found: ReadonlyMap<string, number>;
+}
+
+/** The (upper-cased) credit codes a page's records name. */
+const codesOf = (records: Identified[]): string[] => [
+  ...new Set(records.map((r) => (r.raw as { creditCode?: unknown }).creditCode).filter((c): c is string => typeof c === 'string').map((c) => c.replace(/[a-z]/g, (x) => x.toUpperCase()))),
+];
 
 /** The channel name refused pages are recorded under. */
 export const PULL_CHANNEL = 'province-pull';
@@ -118,7 +130,7 @@ export class ProvincePuller {
     const row = (await readCursor(this.db, this.source))!;
     const report: PullReport = { pages: 0, applied: 0, stale: 0, duplicates: 0, quarantined: 0, warnings: 0, created: 0, published: 0, refused: 0, gaps: 0, retries: 0, cursor: row.cursor, seq: Number(row.seq), caughtUp: false, error: null };
     let attempt = 0;
-    let prefetch: { cursor: string; page: Promise<Fetched> } | null = null;
+    let prefetch: { cursor: string; page: Promise<Fetched>; versions: Promise<Looked | null> } | null = null;
     const again = async (code: string, message: string): Promise<boolean> => {
       attempt++;
       if (attempt >= retry.maxAttempts) {
@@ -132,7 +144,9 @@ export class ProvincePuller {
       return !this.stopping.signal.aborted;
     };
     while (report.pages < maxPages && !this.stopping.signal.aborted) {
-      const fetched: Fetched = prefetch?.cursor === report.cursor ? await prefetch.page : await this.fetchPage(report.cursor);
+      const ahead: typeof prefetch = prefetch?.cursor === report.cursor ? prefetch : null;
+      const fetched: Fetched = ahead ? await ahead.page : await this.fetchPage(report.cursor);
+      const looked = ahead ? await ahead.versions : null;
       prefetch = null;
       if (!fetched.ok) {
         if (fetched.error.retryable) {
@@ -147,8 +161,15 @@ export class ProvincePuller {
       }
       const page: { cursor: string; next: string; more: boolean } = fetched.page;
       // The next page is asked for while this one is applied: the province's answer and the database's overlap.
-      if (page.more && page.next !== report.cursor && report.pages + 1 < maxPages) prefetch = { cursor: page.next, page: this.fetchPage(page.next) };
-      const done = await this.apply(report.cursor, report.seq, fetched);
+      if (page.more && page.next !== report.cursor && report.pages + 1 < maxPages) {
+        // The next page's enterprises are looked up as soon as it arrives, on another connection, while this page is
+        // written: all but those of this page, whose versions this page's commit puts in the cache.
+        const next = this.fetchPage(page.next);
+        const mine = new Set<string>(codesOf(fetched.records));
+        const versions: Promise<Looked | null> = next.then((n) => (n.ok ? this.lookUp(codesOf(n.records).filter((c) => !mine.has(c) && !this.versions.map.has(c))) : null)).catch(() => null);
+        prefetch = { cursor: page.next, page: next, versions };
+      }
+      const done = await this.apply(report.cursor, report.seq, fetched, looked);
       if ('gap' in done) {
         report.gaps++;
         prefetch = null;
@@ -193,7 +214,7 @@ export class ProvincePuller {
       if (progressed) attempt = 0;
       else if (!(await again('PROVINCE_PAGE_GAP', 'the province served the same page again without moving on'))) break;
     }
-    if (prefetch) await prefetch.page; // its answer is not used; it must not be left unhandled
+    if (prefetch) await Promise.all([prefetch.page, prefetch.versions]); // not used; must not be left unhandled
     this.log.info({ ...report, error: report.error?.code }, 'province pull run');
     return report;
   }
@@ -226,22 +247,33 @@ export class ProvincePuller {
   }
 
   /** Applies a page in one transaction with the cursor's advance; nothing when the cursor moved on underneath. */
-  private async apply(cursor: string, seq: number, f: Extract<Fetched, { ok: true }>): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } } | { refused: GatewayError }> {
+  /** Current versions of `codes` read outside any transaction (see apply for why that is safe). */
+  private async lookUp(codes: string[]): Promise<Looked> {
+    const stored = await loadStored(this.db, [], codes);
+    return { seq: this.versions.seq, codes: new Set(codes), found: stored.versions };
+  }
+
+  private async apply(cursor: string, seq: number, f: Extract<Fetched, { ok: true }>, looked: Looked | null = null): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } } | { refused: GatewayError }> {
     const now = Date.now();
     // Only records at or before the cursor can have been stored: every stored record's sequence number is at most the
     // cursor's, as both are written in one transaction. A record past it that reuses a stored id is the province's error,
     // caught by the write itself (the primary key of the plain INSERT), which refuses the page. So the common page costs no id lookups.
     const ids = f.records.filter((r) => r.seq <= seq).map((r) => r.id);
-    const all = [...new Set(f.records.map((r) => (r.raw as { creditCode?: unknown }).creditCode).filter((c): c is string => typeof c === 'string').map((c) => c.replace(/[a-z]/g, (x) => x.toUpperCase())))];
+    const all = codesOf(f.records);
     if (this.versions.seq !== seq) this.versions = { seq: -1, map: new Map() };
     const cached = this.versions.map;
-    const codes = all.filter((c) => !cached.has(c));
+    // Versions looked up before this transaction are as good as ones read in it while the cursor is where it was when
+    // they were read (checked under the cursor row's lock below): only the puller holding that lock writes enterprises'
+    // changes, and it moves the cursor when it does. The lookup began before the previous page committed, so it covers
+    // none of that page's enterprises (the cache has them).
+    const early = looked && looked.seq !== -1 && this.versions.seq === seq ? looked : null;
+    const codes = all.filter((c) => !cached.has(c) && !early?.codes.has(c));
     const out = await this.db.tx(async (sql): Promise<{ plan: PagePlan; warnings: number; created: number; published: number; stored: ReadonlyMap<string, number> } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> => {
       // Pipelined on PostgreSQL: the lookups run once the cursor row's lock is granted, in the same round trip.
       const [row, stored] = await Promise.all([lockCursor(sql, this.source), loadStored(sql, ids, codes)]);
       if (row.cursor !== cursor || Number(row.seq) !== seq) return { moved: { cursor: row.cursor, seq: Number(row.seq) } };
       for (const c of all) {
-        const v = cached.get(c);
+        const v = cached.get(c) ?? early?.found.get(c);
         if (v !== undefined) (stored.versions as Map<string, number>).set(c, v);
       }
       const plan = planPage(seq, f.records, stored);
@@ -263,7 +295,13 @@ export class ProvincePuller {
     if ('refused' in out) return out;
     if ('plan' in out) {
       // Committed: the cache follows the store. Every code of the page now has a version (applied, or stale against one).
-      if (cached.size > VERSION_CACHE_MAX) cached.clear();
+      if (cached.size > VERSION_CACHE_MAX) {
+        let drop = cached.size - Math.floor(VERSION_CACHE_MAX * 0.9);
+        for (const k of cached.keys()) {
+          if (drop-- <= 0) break;
+          cached.delete(k);
+        }
+      }
       for (const c of out.plan.changes) if (c.outcome === 'applied') cached.set(c.record.creditCode, c.record.version);
       for (const [code, v] of out.stored) if (!cached.has(code)) cached.set(code, v);
       this.versions = { seq: out.plan.seq, map: cached };
