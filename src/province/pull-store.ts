@@ -2,7 +2,7 @@
 import type { PagePlan, Stored } from '../domain/province-change.js';
 import type { DomainEvent } from '../domain/types.js';
 import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
-import { forUpdate, isUniqueViolation, placeholders, type Sql } from '../store/sql.js';
+import { isUniqueViolation, placeholders, type Sql } from '../store/sql.js';
 
 /** The stored cursor of one source, with running totals. */
 export interface CursorRow {
@@ -23,13 +23,6 @@ export interface CursorRow {
   last_error: string | null;
 }
 
-/** The cursor row of `source` (created by noteRun at the start of each run), locked for the transaction on PostgreSQL. */
-export async function lockCursor(sql: Sql, source: string): Promise<CursorRow> {
-  const row = await sql.get<CursorRow>(`SELECT * FROM province_pull WHERE source = $1${forUpdate(sql)}`, [source]);
-  if (!row) throw new Error(`no cursor row for ${source}`);
-  return row;
-}
-
 export async function readCursor(sql: Sql, source: string): Promise<CursorRow | undefined> {
   return sql.get<CursorRow>('SELECT * FROM province_pull WHERE source = $1', [source]);
 }
@@ -43,9 +36,10 @@ export async function loadStored(sql: Sql, ids: string[], codes: string[]): Prom
   let versions: { credit_code: string; version: number }[];
   if (sql.dialect === 'postgres') {
     // Sent together (the pool pipelines them): one round trip for both lookups.
+    // Nothing asked, nothing sent: most pages look up no ids, and most of a page's enterprises are known already.
     [seen, versions] = await Promise.all([
-      sql.all<{ id: string }>('SELECT id FROM province_changes WHERE id = ANY($1::text[]) UNION ALL SELECT id FROM province_quarantine WHERE id = ANY($1::text[])', [ids]),
-      sql.all<{ credit_code: string; version: number }>(VERSIONS_PG, [codes]),
+      ids.length === 0 ? [] : sql.all<{ id: string }>('SELECT id FROM province_changes WHERE id = ANY($1::text[]) UNION ALL SELECT id FROM province_quarantine WHERE id = ANY($1::text[])', [ids]),
+      codes.length === 0 ? [] : sql.all<{ credit_code: string; version: number }>(VERSIONS_PG, [codes]),
     ]);
   } else {
     seen = [];
@@ -72,9 +66,18 @@ export function isIdReused(e: unknown): boolean {
   return isUniqueViolation(e) && /province_changes/.test(`${(e as { constraint?: string }).constraint ?? ''} ${(e as Error).message}`);
 }
 
-/** What the cursor row becomes with a page applied. */
+/** Raised (by the write itself) when the cursor was not where the page was reconciled against: another gateway moved it. */
+export const CURSOR_MOVED = 'PROVINCE_CURSOR_MOVED';
+
+export function isCursorMoved(e: unknown): boolean {
+  return String((e as Error)?.message ?? '').includes(CURSOR_MOVED);
+}
+
+/** What the cursor row becomes with a page applied, from where it must be (`from`, `fromSeq`) for the page to apply. */
 export interface CursorAdvance {
   source: string;
+  from: string;
+  fromSeq: number;
   cursor: string;
   seq: number;
   warnings: number;
@@ -119,7 +122,7 @@ function rows(plan: PagePlan, at: number) {
 export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, outbox: OutboxInsert[], event: DomainEvent | null): Promise<void> {
   const r = rows(plan, adv.at);
   const applied = plan.changes.filter((c) => c.outcome === 'applied').length;
-  const cursorParams = [adv.source, adv.cursor, adv.seq, applied, plan.changes.length - applied, plan.duplicates, plan.quarantined.length, adv.warnings, adv.created, adv.at];
+  const cursorParams = [adv.source, adv.cursor, adv.seq, applied, plan.changes.length - applied, plan.duplicates, plan.quarantined.length, adv.warnings, adv.created, adv.at, adv.from, adv.fromSeq];
   const outboxRows = outbox.map((o) => [o.id, o.caseId, o.departmentId, o.adapter, o.kind, o.payload, o.nextAttemptAt, o.at, o.at, 'ready', 0]);
   if (sql.dialect === 'postgres') {
     // One statement of data-modifying parts over array parameters: one round trip per page, and a statement text that
@@ -132,16 +135,19 @@ export async function writePage(sql: Sql, plan: PagePlan, adv: CursorAdvance, ou
       });
       return `unnest(${args.join(', ')})`;
     };
-    const parts = [`cu AS (UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 RETURNING 1)`];
+    // The cursor advances only from where the page was reconciled against; the row lock this UPDATE takes is the one
+    // that orders gateways, and one that finds the cursor moved fails the whole statement (CURSOR_MOVED).
+    const parts = [`cu AS (UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 AND cursor = $11 AND seq = $12 RETURNING 1)`];
     if (r.changes.length) parts.push(`ch AS (INSERT INTO province_changes (${CHANGE_COLS.join(', ')}) SELECT * FROM ${unnest(r.changes, CHANGE_TYPES)} RETURNING 1)`);
     if (r.created.length) parts.push(`ei AS (INSERT INTO enterprises (${ENTERPRISE_COLS.join(', ')}) SELECT * FROM ${unnest(r.created, ENTERPRISE_TYPES)} RETURNING 1)`);
     if (r.quarantine.length) parts.push(`qu AS (INSERT INTO province_quarantine (${QUARANTINE_COLS.join(', ')}) SELECT * FROM ${unnest(r.quarantine, QUARANTINE_TYPES)} ON CONFLICT (id) DO NOTHING RETURNING 1)`);
     if (outboxRows.length) parts.push(`ob AS (INSERT INTO outbox (${OUTBOX_COLS.join(', ')}) SELECT * FROM ${unnest(outboxRows, OUTBOX_TYPES)} RETURNING 1)`);
-    const text = `WITH ${parts.join(',\n')} SELECT 1 AS n`;
+    // A failed cast is the one way plain SQL raises an error; not of a constant, which would be folded and raised always.
+    const text = `WITH ${parts.join(',\n')} SELECT CASE WHEN (SELECT count(*) FROM cu) = 1 THEN 0 ELSE ('${CURSOR_MOVED} ' || (SELECT count(*) FROM cu))::int END AS n`;
     if (sql.later) sql.later(text, params);
     else await sql.get(text, params);
   } else {
-    await sql.run(`UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1`, cursorParams);
+    if ((await sql.run(`UPDATE province_pull SET ${CURSOR_SET} WHERE source = $1 AND cursor = $11 AND seq = $12`, cursorParams)) !== 1) throw new Error(CURSOR_MOVED);
     await insertChunks(sql, 'province_changes', CHANGE_COLS, r.changes, '');
     await insertChunks(sql, 'enterprises', ENTERPRISE_COLS, r.created, '');
     await insertChunks(sql, 'province_quarantine', QUARANTINE_COLS, r.quarantine, 'ON CONFLICT (id) DO NOTHING');

@@ -2,7 +2,9 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig, ProvincePullConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
-import { planPage, readPage, type Identified, type PagePlan } from '../domain/province-change.js';
+import { planPage, readPage, type Gap, type Identified, type PagePlan } from '../domain/province-change.js';
+import type { DomainEvent } from '../domain/types.js';
+import type { OutboxInsert } from '../store/case-repo.js';
 import { REFUSED_RAW_LIMIT } from '../service/inbound.js';
 import { appendEvents } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
@@ -10,17 +12,36 @@ import { verifyEnvelope } from '../trust/envelope.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf } from '../trust/messages.js';
 import { changeRows } from './publish.js';
-import { isIdReused, loadStored, lockCursor, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
+import { isCursorMoved, isIdReused, loadStored, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
 
 /** At most this many enterprise versions are cached (some tens of MB); beyond it the oldest entries go. */
 const VERSION_CACHE_MAX = 200_000;
 
-/** Enterprise versions read ahead of a page's transaction: which codes were looked up, at which cursor, and what was found. */
+/** Enterprise versions read ahead of a page: which codes were looked up, and what was found. */
 interface Looked {
-  seq: number;
   codes: ReadonlySet<string>;
   found: ReadonlyMap<string, number>;
 }
+
+/** A page reconciled against the state it applies to, ready to be written with the cursor's advance. */
+interface Prepared {
+  /** The cursor (and sequence number) the page applies from: the write fails if the cursor is elsewhere. */
+  from: string;
+  fromSeq: number;
+  next: string;
+  plan: PagePlan;
+  outbox: OutboxInsert[];
+  warnings: number;
+  created: number;
+  event: DomainEvent;
+  /** The version of each of the page's enterprises once it is applied. */
+  after: ReadonlyMap<string, number>;
+  /** The record ids it stores. */
+  ids: ReadonlySet<string>;
+  at: number;
+}
+
+type Committed = { ok: true } | { moved: { cursor: string; seq: number } } | { refused: GatewayError };
 
 /** The (upper-cased) credit codes a page's records name. */
 const codesOf = (records: Identified[]): string[] => [
@@ -130,7 +151,14 @@ export class ProvincePuller {
     const row = (await readCursor(this.db, this.source))!;
     const report: PullReport = { pages: 0, applied: 0, stale: 0, duplicates: 0, quarantined: 0, warnings: 0, created: 0, published: 0, refused: 0, gaps: 0, retries: 0, cursor: row.cursor, seq: Number(row.seq), caughtUp: false, error: null };
     let attempt = 0;
-    let prefetch: { cursor: string; page: Promise<Fetched>; versions: Promise<Looked | null> } | null = null;
+    type Ahead = { cursor: string; page: Promise<Fetched>; versions: Promise<Looked | null> };
+    let prefetch: Ahead | null = null;
+    /**
+     * The page being written, while the next one is reconciled against the state it will leave (a pipeline of two):
+     * the database writes one page while this thread verifies and reconciles the next. If the write fails, what was
+     * reconciled against it is dropped.
+     */
+    let inflight: { p: Prepared; commit: Promise<Committed> } | null = null;
     const again = async (code: string, message: string): Promise<boolean> => {
       attempt++;
       if (attempt >= retry.maxAttempts) {
@@ -143,14 +171,57 @@ export class ProvincePuller {
       await sleepFor(backoff(attempt, retry), this.stopping.signal);
       return !this.stopping.signal.aborted;
     };
-    while (report.pages < maxPages && !this.stopping.signal.aborted) {
-      const ahead: typeof prefetch = prefetch?.cursor === report.cursor ? prefetch : null;
-      const fetched: Fetched = ahead ? await ahead.page : await this.fetchPage(report.cursor);
+    /** Waits for the page in flight; false when it did not apply (the caller starts again from report.cursor). */
+    const settle = async (): Promise<boolean> => {
+      if (!inflight) return true;
+      const { p, commit } = inflight;
+      inflight = null;
+      const out = await commit;
+      if ('refused' in out) {
+        prefetch = null;
+        await this.refuse(out.refused, null);
+        report.refused++;
+        report.error = { code: out.refused.code, message: out.refused.message };
+        return false;
+      }
+      if ('moved' in out) {
+        // Another gateway applied pages meanwhile: go on from where it left the cursor.
+        prefetch = null;
+        report.cursor = out.moved.cursor;
+        report.seq = out.moved.seq;
+        return false;
+      }
+      const plan = p.plan;
+      const applied = plan.changes.filter((c) => c.outcome === 'applied').length;
+      report.pages++;
+      report.applied += applied;
+      report.stale += plan.changes.length - applied;
+      report.duplicates += plan.duplicates;
+      report.quarantined += plan.quarantined.length;
+      report.warnings += p.warnings;
+      report.created += p.created;
+      report.published += p.outbox.length;
+      report.cursor = p.next;
+      report.seq = plan.seq;
+      return true;
+    };
+    // Where the next page starts: after the page in flight, if any (report.cursor is what is committed).
+    let from = { cursor: report.cursor, seq: report.seq };
+    while (!this.stopping.signal.aborted) {
+      if (report.pages + (inflight ? 1 : 0) >= maxPages) break;
+      const ahead: Ahead | null = prefetch !== null && (prefetch as Ahead).cursor === from.cursor ? prefetch : null;
+      const fetched: Fetched = ahead ? await ahead.page : await this.fetchPage(from.cursor);
       const looked = ahead ? await ahead.versions : null;
       prefetch = null;
       if (!fetched.ok) {
+        const settled = await settle();
+        from = { cursor: report.cursor, seq: report.seq };
+        if (!settled) {
+          if (report.error) break;
+          continue;
+        }
         if (fetched.error.retryable) {
-          this.log.warn({ code: fetched.error.code, err: fetched.error.message, cursor: report.cursor }, 'province page not served; trying again');
+          this.log.warn({ code: fetched.error.code, err: fetched.error.message, cursor: from.cursor }, 'province page not served; trying again');
           if (await again(fetched.error.code, fetched.error.message)) continue;
           break;
         }
@@ -160,53 +231,37 @@ export class ProvincePuller {
         break;
       }
       const page: { cursor: string; next: string; more: boolean } = fetched.page;
-      // The next page is asked for while this one is applied: the province's answer and the database's overlap.
-      if (page.more && page.next !== report.cursor && report.pages + 1 < maxPages) {
-        // The next page's enterprises are looked up as soon as it arrives, on another connection, while this page is
-        // written: all but those of this page, whose versions this page's commit puts in the cache.
+      // The next page is asked for while this one is reconciled and written; its enterprises are looked up as soon as
+      // it arrives, on another connection: all but those of this page, whose versions this page leaves behind.
+      if (page.more && page.next !== from.cursor && report.pages + (inflight ? 2 : 1) < maxPages) {
         const next = this.fetchPage(page.next);
         const mine = new Set<string>(codesOf(fetched.records));
         const versions: Promise<Looked | null> = next.then((n) => (n.ok ? this.lookUp(codesOf(n.records).filter((c) => !mine.has(c) && !this.versions.map.has(c))) : null)).catch(() => null);
         prefetch = { cursor: page.next, page: next, versions };
       }
-      const done = await this.apply(report.cursor, report.seq, fetched, looked);
-      if ('gap' in done) {
+      const prepared = await this.prepare(from.cursor, from.seq, fetched, inflight?.p ?? null, looked);
+      if (!(await settle())) {
+        // What was reconciled against the page in flight is void: start again from the committed cursor.
+        from = { cursor: report.cursor, seq: report.seq };
+        if (report.error) break;
+        continue;
+      }
+      if ('gap' in prepared) {
         report.gaps++;
         prefetch = null;
-        const e = new GatewayError('PROVINCE_PAGE_GAP', done.gap);
-        this.log.warn({ ...done.gap, cursor: report.cursor }, 'gap in the province feed; fetching the page again');
+        const e = new GatewayError('PROVINCE_PAGE_GAP', prepared.gap);
+        this.log.warn({ ...prepared.gap, cursor: from.cursor }, 'gap in the province feed; fetching the page again');
         if (await again(e.code, e.message)) continue;
         break;
       }
-      if ('refused' in done) {
-        prefetch = null;
-        await this.refuse(done.refused, null);
-        report.refused++;
-        report.error = { code: done.refused.code, message: done.refused.message };
-        break;
-      }
-      if ('moved' in done) {
-        // Another gateway applied this page first: go on from where it left the cursor.
-        prefetch = null;
-        report.cursor = done.moved.cursor;
-        report.seq = done.moved.seq;
-        continue;
-      }
-      const p = done.plan;
-      const applied = p.changes.filter((c) => c.outcome === 'applied').length;
-      report.pages++;
-      report.applied += applied;
-      report.stale += p.changes.length - applied;
-      report.duplicates += p.duplicates;
-      report.quarantined += p.quarantined.length;
-      report.warnings += done.warnings;
-      report.created += done.created;
-      report.published += done.published;
-      const progressed = page.next !== report.cursor || p.changes.length + p.quarantined.length > 0;
-      report.cursor = page.next;
-      report.seq = p.seq;
+      const commit = this.commit(prepared);
+      // Awaited by settle; if this run fails first, its failure must not go unhandled (the next run starts from the store).
+      commit.catch(() => undefined);
+      inflight = { p: prepared, commit };
+      const progressed = page.next !== from.cursor || prepared.plan.changes.length + prepared.plan.quarantined.length > 0;
+      from = { cursor: page.next, seq: prepared.plan.seq };
       if (!page.more) {
-        report.caughtUp = true;
+        if (await settle()) report.caughtUp = true;
         break;
       }
       // A page that moves nothing on (the same page served again) counts against the attempts, so a province stuck on
@@ -214,6 +269,7 @@ export class ProvincePuller {
       if (progressed) attempt = 0;
       else if (!(await again('PROVINCE_PAGE_GAP', 'the province served the same page again without moving on'))) break;
     }
+    await settle();
     if (prefetch) await Promise.all([prefetch.page, prefetch.versions]); // not used; must not be left unhandled
     this.log.info({ ...report, error: report.error?.code }, 'province pull run');
     return report;
@@ -246,68 +302,84 @@ export class ProvincePuller {
     }
   }
 
-  /** Applies a page in one transaction with the cursor's advance; nothing when the cursor moved on underneath. */
-  /** Current versions of `codes` read outside any transaction (see apply for why that is safe). */
+  /** Current versions of `codes`, read outside any transaction (see prepare for why that is safe). */
   private async lookUp(codes: string[]): Promise<Looked> {
     const stored = await loadStored(this.db, [], codes);
-    return { seq: this.versions.seq, codes: new Set(codes), found: stored.versions };
+    return { codes: new Set(codes), found: stored.versions };
   }
 
-  private async apply(cursor: string, seq: number, f: Extract<Fetched, { ok: true }>, looked: Looked | null = null): Promise<{ plan: PagePlan; warnings: number; created: number; published: number } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } } | { refused: GatewayError }> {
+  /**
+   * Reconciles a page against the state it applies to: what is committed, plus the page in flight (`before`) if any.
+   * Reads happen outside any transaction: whatever another gateway commits meanwhile moves the cursor, and the write,
+   * which advances the cursor only from where this page was reconciled against, then fails (CURSOR_MOVED) and the page
+   * is done again. The cache of versions is this process's own writes and reads, kept while the cursor is where this
+   * process left it.
+   */
+  private async prepare(from: string, fromSeq: number, f: Extract<Fetched, { ok: true }>, before: Prepared | null, looked: Looked | null): Promise<Prepared | Gap> {
     const now = Date.now();
-    // Only records at or before the cursor can have been stored: every stored record's sequence number is at most the
-    // cursor's, as both are written in one transaction. A record past it that reuses a stored id is the province's error,
-    // caught by the write itself (the primary key of the plain INSERT), which refuses the page. So the common page costs no id lookups.
-    const ids = f.records.filter((r) => r.seq <= seq).map((r) => r.id);
-    const all = codesOf(f.records);
-    if (this.versions.seq !== seq) this.versions = { seq: -1, map: new Map() };
+    const base = before ? before.fromSeq : fromSeq;
+    if (this.versions.seq !== base) this.versions = { seq: -1, map: new Map() };
     const cached = this.versions.map;
-    // Versions looked up before this transaction are as good as ones read in it while the cursor is where it was when
-    // they were read (checked under the cursor row's lock below): only the puller holding that lock writes enterprises'
-    // changes, and it moves the cursor when it does. The lookup began before the previous page committed, so it covers
-    // none of that page's enterprises (the cache has them).
-    const early = looked && looked.seq !== -1 && this.versions.seq === seq ? looked : null;
-    const codes = all.filter((c) => !cached.has(c) && !early?.codes.has(c));
-    const out = await this.db.tx(async (sql): Promise<{ plan: PagePlan; warnings: number; created: number; published: number; stored: ReadonlyMap<string, number> } | { gap: { expected: number; got: number } } | { moved: { cursor: string; seq: number } }> => {
-      // Pipelined on PostgreSQL: the lookups run once the cursor row's lock is granted, in the same round trip.
-      const [row, stored] = await Promise.all([lockCursor(sql, this.source), loadStored(sql, ids, codes)]);
-      if (row.cursor !== cursor || Number(row.seq) !== seq) return { moved: { cursor: row.cursor, seq: Number(row.seq) } };
-      for (const c of all) {
-        const v = cached.get(c) ?? early?.found.get(c);
-        if (v !== undefined) (stored.versions as Map<string, number>).set(c, v);
-      }
-      const plan = planPage(seq, f.records, stored);
-      if ('gap' in plan) return plan;
-      const outbox = changeRows(this.config(), plan.changes, now);
-      const warnings = plan.changes.filter((c) => c.warning).length;
-      const created = plan.enterprises.filter((e) => e.created).length;
-      const applied = plan.changes.filter((c) => c.outcome === 'applied').length;
-      const event = {
-        action: 'province.page_applied',
-        data: { cursor, next: f.page.next, seq: plan.seq, applied, stale: plan.changes.length - applied, duplicates: plan.duplicates, quarantined: plan.quarantined.length, warnings, created, published: outbox.length },
-      };
-      await writePage(sql, plan, { source: this.source, cursor: f.page.next, seq: plan.seq, warnings, created, at: now }, outbox, event);
-      return { plan, warnings, created, published: outbox.length, stored: stored.versions };
-    }).catch((e: unknown) => {
-      if (!isIdReused(e)) throw e;
+    const all = codesOf(f.records);
+    const versionOf = (c: string) => before?.after.get(c) ?? cached.get(c) ?? looked?.found.get(c);
+    const missing = all.filter((c) => !before?.after.has(c) && !cached.has(c) && !looked?.codes.has(c));
+    // Only records at or before the cursor can have been stored: every stored record's sequence number is at most the
+    // cursor's, as both are written in one transaction. A record past it that reuses a stored id is the province's
+    // error, caught by the write itself (the primary key of the plain INSERT), which refuses the page.
+    const ids = f.records.filter((r) => r.seq <= fromSeq && !before?.ids.has(r.id)).map((r) => r.id);
+    const stored = await loadStored(this.db, ids, missing);
+    const seen = new Set(stored.seen);
+    for (const r of f.records) if (before?.ids.has(r.id)) seen.add(r.id);
+    const versions = stored.versions as Map<string, number>;
+    for (const c of all) {
+      const v = versionOf(c);
+      if (v !== undefined) versions.set(c, v);
+    }
+    const plan = planPage(fromSeq, f.records, { seen, versions });
+    if ('gap' in plan) return plan;
+    const after = new Map<string, number>();
+    for (const c of all) {
+      const v = versions.get(c);
+      if (v !== undefined) after.set(c, v);
+    }
+    for (const c of plan.changes) if (c.outcome === 'applied') after.set(c.record.creditCode, c.record.version);
+    const outbox = changeRows(this.config(), plan.changes, now);
+    const warnings = plan.changes.filter((c) => c.warning).length;
+    const created = plan.enterprises.filter((e) => e.created).length;
+    const applied = plan.changes.filter((c) => c.outcome === 'applied').length;
+    const event = {
+      action: 'province.page_applied',
+      data: { cursor: from, next: f.page.next, seq: plan.seq, applied, stale: plan.changes.length - applied, duplicates: plan.duplicates, quarantined: plan.quarantined.length, warnings, created, published: outbox.length },
+    };
+    const ids2 = new Set<string>([...plan.changes.map((c) => c.record.id), ...plan.quarantined.map((q) => q.id)]);
+    return { from, fromSeq, next: f.page.next, plan, outbox, warnings, created, event, after, ids: ids2, at: now };
+  }
+
+  /** Writes a reconciled page in one transaction with the cursor's advance (one round trip on PostgreSQL). */
+  private async commit(p: Prepared): Promise<Committed> {
+    try {
+      await this.db.tx((sql) => writePage(sql, p.plan, { source: this.source, from: p.from, fromSeq: p.fromSeq, cursor: p.next, seq: p.plan.seq, warnings: p.warnings, created: p.created, at: p.at }, p.outbox, p.event));
+    } catch (e) {
+      if (!isCursorMoved(e) && !isIdReused(e)) throw e;
+      // Either another gateway applied pages (its rows may be the ones our insert met), or the province reused an id.
+      const row = await readCursor(this.db, this.source);
+      this.versions = { seq: -1, map: new Map() };
+      if (!row || row.cursor !== p.from || Number(row.seq) !== p.fromSeq || isCursorMoved(e)) return { moved: { cursor: row?.cursor ?? p.from, seq: Number(row?.seq ?? p.fromSeq) } };
       return { refused: new GatewayError('PROVINCE_PAGE_INVALID', { reason: 'a record id already stored comes again under a sequence number after the cursor' }) };
-    });
-    if ('refused' in out) return out;
-    if ('plan' in out) {
-      // Committed: the cache follows the store. Every code of the page now has a version (applied, or stale against one).
-      if (cached.size > VERSION_CACHE_MAX) {
-        let drop = cached.size - Math.floor(VERSION_CACHE_MAX * 0.9);
-        for (const k of cached.keys()) {
-          if (drop-- <= 0) break;
-          cached.delete(k);
-        }
+    }
+    // Committed: the cache follows the store; every code of the page now has a version (applied, or stale against one).
+    const cached = this.versions.seq === p.fromSeq ? this.versions.map : new Map<string, number>();
+    if (cached.size > VERSION_CACHE_MAX) {
+      let drop = cached.size - Math.floor(VERSION_CACHE_MAX * 0.9);
+      for (const k of cached.keys()) {
+        if (drop-- <= 0) break;
+        cached.delete(k);
       }
-      for (const c of out.plan.changes) if (c.outcome === 'applied') cached.set(c.record.creditCode, c.record.version);
-      for (const [code, v] of out.stored) if (!cached.has(code)) cached.set(code, v);
-      this.versions = { seq: out.plan.seq, map: cached };
-      this.committed({ outbox: (out.published ?? 0) > 0 });
-    } else if ('moved' in out) this.versions = { seq: -1, map: new Map() };
-    return out;
+    }
+    for (const [c, v] of p.after) cached.set(c, v);
+    this.versions = { seq: p.plan.seq, map: cached };
+    this.committed({ outbox: p.outbox.length > 0 });
+    return { ok: true };
   }
 
   /** A refused page: kept for inspection and audited in one transaction; the cursor stays where it was. */

@@ -184,10 +184,23 @@ for (const kind of STORES) {
       expect(s.feed).to.equal(sim.url);
     });
 
+    it('two gateways pulling at once apply every page once', async function () {
+      grow(7600);
+      const other = await Gateway.open({ settings: testSettings({ configFile }), db: store.db(), logger: silentLogger(), pollMs: 50, pull: false });
+      try {
+        const [a, b] = await Promise.all([pull(), other.province!.runOnce()]);
+        expect(a.error ?? b.error).to.equal(null);
+        expect(a.applied + a.stale + a.quarantined + b.applied + b.stale + b.quarantined).to.equal(600);
+      } finally {
+        await other.stop();
+      }
+      await expectComplete(gw.db, sim, 7600);
+    });
+
     it('continues after a restart mid-pull with nothing lost or applied twice; the gateway pulls by itself when started', async function () {
       grow(9000);
       const part = await pull({ maxPages: 3 });
-      expect(part).to.include({ pages: 3, caughtUp: false, seq: 7750 });
+      expect(part).to.include({ pages: 3, caughtUp: false, seq: 8350 });
       await gw.stop();
       ({ gw, base } = await open(store.db(), configFile));
       const rest = await pull();
