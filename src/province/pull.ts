@@ -139,7 +139,7 @@ export class ProvincePuller {
 
   /** One run: pages until the province has no more, a page is refused, or the province stays down (`maxPages` bounds it). */
   runOnce(o: { maxPages?: number } = {}): Promise<PullReport> {
-    // Runs never overlap in one process; across gateways the cursor row's lock and check keep pages from applying twice.
+    // Runs never overlap in one process; across gateways the cursor's check in each page's write keeps pages from applying twice.
     const run = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.run(o.maxPages ?? Infinity));
     this.running = run;
     return run;
