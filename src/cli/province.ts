@@ -10,7 +10,7 @@ export async function provincePullOnce(say: (line: string) => void): Promise<num
   try {
     if (!gw.province) throw new GatewayError('PROVINCE_PULL_NOT_CONFIGURED');
     const r = await gw.province.runOnce();
-    say(`province pull from ${gw.province.source}: ${r.pages} pages, cursor ${JSON.stringify(r.cursor)} (sequence ${r.seq})${r.caughtUp ? ', caught up' : ''}`);
+    say(`province pull from ${gw.province.source}: ${r.pages} page${r.pages === 1 ? "" : "s"}, cursor ${JSON.stringify(r.cursor)} (sequence ${r.seq})${r.caughtUp ? ', caught up' : ''}`);
     say(`  applied ${r.applied}, stale ${r.stale} (older than what was known), repeated ${r.duplicates}, quarantined ${r.quarantined}`);
     say(`  credit-code warnings ${r.warnings}, enterprises first seen ${r.created}, publications to departments ${r.published}`);
     say(`  refused pages ${r.refused}, gaps fetched again ${r.gaps}, retries ${r.retries}`);

@@ -1,6 +1,10 @@
 // Pulling status changes from the simulated province over loopback: normal pull, repeated, dropped and missed pages, records out
 // of order, the province down, pages signed by the wrong key or malformed, legacy codes, unknown enterprises, and a restart mid-pull.
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from '../../src/paths.js';
 import { Gateway } from '../../src/gateway.js';
 import type { PullReport } from '../../src/province/pull.js';
 import { expectedState, MALFORMED_EVERY } from '../../src/province/sim-data.js';
@@ -218,3 +222,25 @@ for (const kind of STORES) {
     });
   });
 }
+
+describe('pag province pull --once', function () {
+  this.timeout(60_000);
+
+  it('pulls to the end of the feed, prints what it applied, and applies nothing the second time', async function () {
+    const store = await freshStore('sqlite', 'province-cli');
+    const sim = await startProvinceSim({ keys: demoKeys(), receiver: GATEWAY_ID, feed: { seed: 3, total: 2500 } });
+    try {
+      const configFile = writeConfig(store.dir, 'config.json', (cfg) => (cfg.province = { pull: { url: sim.url, pageSize: 1000 } }));
+      const run = () => promisify(execFile)(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'province', 'pull', '--once'], { env: { ...process.env, PAG_CONFIG: configFile, DATA_DIR: store.dir, DATABASE_URL: '', LOG_LEVEL: 'warn' } });
+      const first = await run();
+      expect(first.stdout).to.match(/3 pages, cursor "2500" \(sequence 2500\), caught up/);
+      expect(first.stdout).to.match(/quarantined 2\b/);
+      const second = await run();
+      expect(second.stdout).to.match(/1 page, cursor "2500"/);
+      expect(second.stdout).to.match(/applied 0, stale 0/);
+    } finally {
+      await sim.close();
+      await store.cleanup();
+    }
+  });
+});
