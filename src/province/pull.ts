@@ -2,15 +2,14 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig, ProvincePullConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
-import { planPage, readPage, type Gap, type Identified, type PagePlan } from '../domain/province-change.js';
+import { planPage, type Gap, type Identified, type PagePlan } from '../domain/province-change.js';
 import type { DomainEvent } from '../domain/types.js';
-import type { OutboxInsert } from '../store/case-repo.js';
 import { REFUSED_RAW_LIMIT } from '../service/inbound.js';
-import { appendEvents } from '../store/case-repo.js';
+import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
-import { verifyEnvelope } from '../trust/envelope.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf } from '../trust/messages.js';
+import { fetchPage, PAGE_KIND, type Fetched } from './feed.js';
 import { changeRows } from './publish.js';
 import { isCursorMoved, isIdReused, loadStored, noteFailure, noteRun, readCursor, writePage } from './pull-store.js';
 
@@ -50,8 +49,6 @@ const codesOf = (records: Identified[]): string[] => [
 
 /** The channel name refused pages are recorded under. */
 export const PULL_CHANNEL = 'province-pull';
-/** The kind of message a page is (the signed envelope's kind). */
-export const PAGE_KIND = 'province-changes';
 
 /** What one run did; `pag province pull --once` prints it. */
 export interface PullReport {
@@ -73,11 +70,6 @@ export interface PullReport {
   error: { code: string; message: string } | null;
 }
 
-/** A page as fetched: verified and read, or why not (retryable: the province was down; otherwise: refused). */
-type Fetched =
-  | { ok: true; page: { cursor: string; next: string; more: boolean }; records: Identified[] }
-  | { ok: false; error: GatewayError; raw: string | null };
-
 const sleepFor = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -91,13 +83,17 @@ export function backoff(attempt: number, r: ProvincePullConfig['retry'], random 
   return Math.round(r.baseDelayMs + random() * Math.max(0, cap - r.baseDelayMs));
 }
 
+/**
+ * Pulls the province's feed into the store: in the background (start/stop) or one run at a time (runOnce). Network and
+ * store failures end a run with the error noted on the cursor row; nothing it throws leaves a page half applied.
+ */
 export class ProvincePuller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<PullReport> | null = null;
   private readonly stopping = new AbortController();
   /**
    * Current versions of the enterprises this process has applied or looked up, valid while the cursor is where this
-   * process left it (no other gateway applied a page since): a code in it needs no lookup. Bounded; cleared when full.
+   * process left it (no other gateway applied a page since): a code in it needs no lookup. Bounded: the oldest go first.
    */
   private versions: { seq: number; map: Map<string, number> } = { seq: -1, map: new Map() };
   readonly source: string;
@@ -276,30 +272,8 @@ export class ProvincePuller {
   }
 
   /** GET one page and verify it; never throws (a failure is the result). */
-  async fetchPage(cursor: string): Promise<Fetched> {
-    const url = new URL(this.cfg.url);
-    url.searchParams.set('cursor', cursor);
-    url.searchParams.set('limit', String(this.cfg.pageSize));
-    let raw: string;
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(this.cfg.timeoutMs), headers: { accept: 'application/jose' } });
-      raw = await res.text();
-      if (res.status !== 200) return { ok: false, error: new GatewayError('PROVINCE_UNAVAILABLE', { reason: `HTTP ${res.status}` }), raw: null };
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      return { ok: false, error: new GatewayError('PROVINCE_UNAVAILABLE', { reason: cause ?? (e as Error).name ?? 'no answer' }), raw: null };
-    }
-    try {
-      // The province is the one sender of this feed; a page it did not sign is refused for its key or signature.
-      const v = await verifyEnvelope(this.keys, raw, { receiver: this.gatewayId, windowSeconds: 300, sender: this.cfg.sender });
-      if (v.envelope.kind !== PAGE_KIND) throw new GatewayError('PROVINCE_PAGE_INVALID', { reason: `a message of kind ${v.envelope.kind}, not ${PAGE_KIND}` });
-      const read = readPage(v.envelope.body);
-      if (read.page.cursor !== cursor) throw new GatewayError('PROVINCE_PAGE_INVALID', { reason: `the page answers cursor ${JSON.stringify(read.page.cursor).slice(0, 60)}, not the one asked for` });
-      return { ok: true, ...read };
-    } catch (e) {
-      if (e instanceof GatewayError) return { ok: false, error: e, raw };
-      return { ok: false, error: new GatewayError('PROVINCE_PAGE_INVALID', { reason: (e as Error).message }), raw };
-    }
+  fetchPage(cursor: string): Promise<Fetched> {
+    return fetchPage(this.cfg, this.keys, this.gatewayId, cursor);
   }
 
   /** Current versions of `codes`, read outside any transaction (see prepare for why that is safe). */
