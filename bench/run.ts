@@ -13,12 +13,13 @@ import type { MemoryConfig, MemoryResult } from './memory.js';
 import { measureRaw, type RawResult } from './raw.js';
 import { measureSigning, type SigningResult } from './signing.js';
 import { measureStats, type StatsResult } from './stats.js';
+import type { ProvinceConfig, ProvinceResult } from './province.js';
 import { adminQuery, cleanupAll, QUICK, withTimeout, type StoreKind } from './support.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => (Number(env[name]) > 0 ? Number(env[name]) : dflt);
 const STORES = (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s): s is StoreKind => s === 'sqlite' || s === 'postgres');
-const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,stats,memory,console').split(','));
+const ONLY = new Set((env.BENCH_ONLY ?? 'raw,inprocess,http,signing,channels,deemed,stats,memory,console,province').split(','));
 // Departments of the HTTP phase sign opinions with keys of this algorithm; the signing phase repeats it with signing off.
 const SIGNING_ALG = (['RS256', 'ES256', 'EdDSA'].includes(env.BENCH_SIGNING_ALG ?? '') ? env.BENCH_SIGNING_ALG : 'EdDSA') as Exclude<Signing, 'off'>;
 // Every loop is bounded twice: by a count and by a time limit (BENCH_SECONDS per timed phase).
@@ -31,9 +32,10 @@ const CONFIG = {
   signing: { maxCount: 1_000_000, maxMs: (QUICK ? 1 : 3) * 1000 },
   deemed: { deadlines: num('BENCH_DEADLINES', QUICK ? 10_000 : 100_000), maxMs: (QUICK ? 60 : 180) * 1000 },
   stats: { cases: num('BENCH_STATS_CASES', QUICK ? 100_000 : 1_000_000), runs: 20, maxMs: 60_000 },
+  province: { records: num('BENCH_PROVINCE_RECORDS', QUICK ? 100_000 : 1_000_000), pageSize: num('BENCH_PROVINCE_PAGE', 2000), seed: 1 } as ProvinceConfig,
   memory: { sizes: QUICK ? [2_000, 5_000, 10_000, 20_000] : [10_000, 25_000, 50_000, 100_000], flows: QUICK ? 200 : 500, concurrency: 32, warmup: QUICK ? 500 : 2_500 } as MemoryConfig,
 };
-const TARGETS = { consoleMs: 1000, statsP95Ms: 200, inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25 };
+const TARGETS = { consoleMs: 1000, statsP95Ms: 200, inProcess: { sqlite: 1000, postgres: 250 }, httpShare: 0.5, signingShare: 0.8, signedRateShare: 2 / 3, channelShare: 0.5, channelAddedP99Ms: 5, deemedPerSec: 5000, memoryGrowth: 1.25, provincePerSec: 10_000, provinceShare: 1 / 3, provinceRssMB: 300 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -93,6 +95,23 @@ async function runMemory(): Promise<MemoryResult> {
     child.send(CONFIG.memory);
     const m = await withTimeout(reply, 15 * 60_000, 'memory child');
     if (!m.ok || !m.result) throw new Error(`memory run failed: ${m.error}`);
+    return m.result;
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+}
+
+async function runProvince(): Promise<ProvinceResult> {
+  // A child of its own, so its peak RSS is the pull's (the simulated province runs in a child of that child).
+  const child = fork(fileURLToPath(new URL('./province.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const reply = new Promise<{ ok: boolean; result?: ProvinceResult; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as never));
+      child.once('exit', (code) => reject(new Error(`province child exited with ${code} before reporting`)));
+    });
+    child.send(CONFIG.province);
+    const m = await withTimeout(reply, 30 * 60_000, 'province child');
+    if (!m.ok || !m.result) throw new Error(`province run failed: ${m.error}`);
     return m.result;
   } finally {
     if (child.exitCode === null) child.kill();
@@ -162,6 +181,7 @@ async function main(): Promise<void> {
     }
   }
   const memory = ONLY.has('memory') ? await attempt('sqlite memory growth', runMemory) : undefined;
+  const province = ONLY.has('province') && STORES.includes('postgres') ? await attempt(`provincial pull of ${fmt(CONFIG.province.records)} records into postgres`, runProvince) : undefined;
   const consoleSpeed = ONLY.has('console') ? await attempt('console in Chromium', () => measureConsole({ runs: QUICK ? 5 : 20 })) : undefined;
 
   // ---- report ----
@@ -249,6 +269,25 @@ async function main(): Promise<void> {
     out.push('');
   }
   let memoryVerdict: { heapGrowth: number; rssGrowth: number; anonGrowth: number | null; flat: boolean } | null = null;
+  if (province) {
+    const p = province;
+    out.push('');
+    out.push(`Provincial pull (PostgreSQL): ${fmt(p.records)} generated status changes pulled from the simulated province (its own process, loopback HTTP), pages of ${fmt(p.pageSize)} signed EdDSA,`);
+    out.push('each verified, reconciled and applied in one transaction with its cursor; against bare multi-row INSERTs of the same rows in batches of the page size, alternating slices in the same run');
+    out.push(table(
+      ['what', 'seconds', 'records/s', 'pull / bare'],
+      [
+        ['pull and apply', fmt(p.pullSeconds, 1), fmt(p.pullPerSec), '-'],
+        ['bare insert, primary key only', fmt(p.bareSeconds, 1), fmt(p.barePerSec), ratio(p.ratio)],
+        ['bare insert, same indexes as province_changes', fmt(p.bareSameSeconds, 1), fmt(p.bareSamePerSec), ratio(p.ratioSame)],
+      ],
+      [1, 2, 3],
+    ));
+    out.push(`  applied ${fmt(p.applied)}, stale ${fmt(p.stale)}, quarantined ${fmt(p.quarantined)}, enterprises ${fmt(p.enterprises)}; peak RSS of the pulling process ${fmt(p.peakRssMB)} MB (the simulated province's ${fmt(p.simPeakRssMB)} MB)`);
+    verdicts.push({ what: 'provincial pull records/s', target: `>= ${fmt(TARGETS.provincePerSec)}`, value: p.pullPerSec, met: p.pullPerSec >= TARGETS.provincePerSec });
+    verdicts.push({ what: 'provincial pull x bare insert (primary key only)', target: '>= x0.33', value: p.ratio, met: p.ratio >= TARGETS.provinceShare });
+    verdicts.push({ what: 'provincial pull peak RSS MB', target: `< ${TARGETS.provinceRssMB}`, value: p.peakRssMB, met: p.peakRssMB < TARGETS.provinceRssMB });
+  }
   if (memory) {
     const s = memory.samples;
     out.push(`Memory (SQLite, separate process, after 2 x gc()): stored cases grown by bulk SQL insert (operating cases with 4 reviews, 4 permits, 3 chained`);
@@ -301,7 +340,7 @@ async function main(): Promise<void> {
 
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, stats, memory: memory ? { ...memory, growth: memoryVerdict } : null, console: consoleSpeed ?? null, verdicts, failures, totalSeconds };
+  const json = { machine: info, config: CONFIG, targets: TARGETS, raw, signing: signing ?? null, flows, channels: { bareSoap: bareSoap ?? null, bareAmqp: bareAmqp ?? null, gateway: channels }, deemed, stats, memory: memory ? { ...memory, growth: memoryVerdict } : null, province: province ?? null, console: consoleSpeed ?? null, verdicts, failures, totalSeconds };
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   log(`bench: figures written to bench/results/latest.json`);
   process.exitCode = failures.length ? 1 : 0;

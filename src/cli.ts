@@ -20,6 +20,7 @@ const USAGE = `usage: pag <command>
 ${AUDIT_USAGE}
   stats [--from DATE] [--to DATE] [--department ID] [--district CODE] [--format csv|json]
                                 statistics of the cases submitted in the period, read from the store
+  province pull --once          pull status changes from the provincial system now (province.pull), printing what was applied
   otp USERNAME                  print the current one-time code of a demo user (demo environment only)
 ${ADAPTERS_USAGE}
 ${KEYS_USAGE}`;
@@ -111,6 +112,11 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await gw.stop();
       }
+    }
+    case 'province': {
+      if (rest[0] !== 'pull' || rest[1] !== '--once') break;
+      const { provincePullOnce } = await import('./cli/province.js');
+      return provincePullOnce((line) => console.log(line));
     }
     case undefined:
     case '-h':

@@ -43,6 +43,7 @@ import type { Db } from './store/sql.js';
 import { SqliteDb } from './store/sqlite.js';
 import { KeyRegistry } from './trust/keys.js';
 import { GatewaySigner, signatureSettings } from './trust/messages.js';
+import { ProvincePuller } from './province/pull.js';
 import { TokenService } from './trust/tokens.js';
 
 /** What `Gateway.open` needs; tests pass their own store and logger. */
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   pollMs?: number;
   /** false: this gateway serves the API but sends nothing (another gateway, or a test stepping `dispatcher.runOnce()`, does). */
   dispatch?: boolean;
+  /** false: the pull from the province is not run in the background (a test steps `province.runOnce()`). */
+  pull?: boolean;
 }
 
 export function openDb(settings: Settings): Db {
@@ -81,6 +84,8 @@ export class Gateway {
   readonly keys: KeyRegistry;
   /** Signs every message the adapters send. */
   readonly signer: GatewaySigner;
+  /** Pulls status changes from the province when `province.pull` is configured (read at start-up). */
+  readonly province: ProvincePuller | null;
   private server: Server | null = null;
   private calendarTimer: NodeJS.Timeout | null = null;
   private started = false;
@@ -99,6 +104,7 @@ export class Gateway {
     readonly log: Logger,
     pollMs: number,
     private readonly dispatch: boolean,
+    private readonly pull: boolean,
   ) {
     const addWorkingDays: AddWorkingDays = (from, n) => {
       const r = this.cal.addWorkingDays(new Date(from), n);
@@ -135,6 +141,9 @@ export class Gateway {
       committed: () => this.hub.committed({ events: true }),
       certsDir: settings.certsDir,
     }, this.metrics);
+    this.province = config.province?.pull
+      ? new ProvincePuller(db, () => this.cfg, this.keys, config.gateway.id, log.child({ module: 'province-pull' }), (what) => this.hub.committed({ events: true, ...what }))
+      : null;
   }
 
   /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */
@@ -159,7 +168,7 @@ export class Gateway {
       clock = new ManualClock(saved ? Number(saved.value) : Date.now());
     }
     const tokens = await TokenService.create({ issuer: config.gateway.id, audience: `${config.gateway.id}/api`, ttlSeconds: config.gateway.tokenTtlSeconds, secret: await tokenSecret(db) });
-    const gw = new Gateway(settings, config, version.version, db, clock, calendar, tokens, log, opts.pollMs ?? 500, opts.dispatch ?? true);
+    const gw = new Gateway(settings, config, version.version, db, clock, calendar, tokens, log, opts.pollMs ?? 500, opts.dispatch ?? true, opts.pull ?? true);
     // scrypt runs on libuv's thread pool, so hashing the demo users side by side takes a fraction of the time.
     await Promise.all(
       loadDemoUsers(config).map(async (u) => {
@@ -179,6 +188,7 @@ export class Gateway {
     await this.sealer.start();
     if (this.dispatch) this.dispatcher.start();
     this.timekeeper.start();
+    if (this.pull) this.province?.start();
     // Another gateway on the same database (or `pag adapters|departments`) may have changed the calendar or the
     // configuration; pick that up within seconds.
     this.calendarTimer = setInterval(() => {
@@ -210,6 +220,7 @@ export class Gateway {
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
       this.server = null;
     }
+    await this.province?.stop();
     await this.timekeeper.stop();
     await this.dispatcher.stop();
     await this.sealer.stop();

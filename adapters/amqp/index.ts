@@ -10,7 +10,7 @@ import { decodeIncoming, encodeOutgoing, encodeResult, resultMessage } from './w
 export interface AmqpOptions {
   url?: string;
   prefix: string;
-  exchanges: Partial<Record<'toDepartments' | 'fromDepartments' | 'deadLetter', string>>;
+  exchanges: Partial<Record<'toDepartments' | 'fromDepartments' | 'deadLetter' | 'provinceChanges', string>>;
   prefetch: number;
   deliveryLimit: number;
   heartbeatSeconds: number;
@@ -67,6 +67,8 @@ export class AmqpAdapter implements Adapter {
   private readonly inflight = new Set<Promise<void>>();
   /** Message ids the broker returned as unroutable; their confirm follows the return, and send reports the failure. */
   private readonly returned = new Set<string>();
+  /** Province-change bindings (queue|routing key) declared on the live connection; a new connection declares them again. */
+  private readonly bound = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -160,6 +162,7 @@ export class AmqpAdapter implements Adapter {
       if (this.live?.model !== model) return;
       this.live = null;
       this.returned.clear();
+      this.bound.clear();
     });
     await declareTopology(sub, n, ctx.departments, this.options.deliveryLimit);
     // Per consumer: quorum queues do not support a channel-wide (global) prefetch.
@@ -293,11 +296,36 @@ export class AmqpAdapter implements Adapter {
   async send(msg: OutgoingMessage): Promise<SendOutcome> {
     const live = this.live;
     if (!live || this.stopping) throw new AdapterError(`not connected to the broker${this.lastError ? ` (${this.lastError})` : ''}`, true);
+    if (msg.kind === 'province-change' && msg.departmentId.startsWith('topic:')) return this.publishChange(live, msg);
     if (!this.ctx!.departments.includes(msg.departmentId)) throw new AdapterError(`department ${msg.departmentId} does not use adapter ${this.name}`, false);
     const { body, options } = encodeOutgoing(msg, await this.ctx!.signer.json(msg));
     await this.publish(live.pub, this.names.toDepartments, msg.departmentId, body, options);
     // The broker holds it; the department's receipt makes it delivered.
     return { status: 'sent' };
+  }
+
+  /**
+   * A provincial status change on the topic exchange, keyed <divisionCode>.<departmentType>.<kind>. The subscribing
+   * departments' queues are declared and bound to that key first, so the publication is routed to each of them once
+   * and is never published to no queue (a mandatory message nobody takes comes back, and is sent again). The broker's
+   * confirm completes it: a publication starts no deadline, so no receipt is awaited.
+   */
+  private async publishChange(live: NonNullable<AmqpAdapter['live']>, msg: OutgoingMessage): Promise<SendOutcome> {
+    const key = msg.payload.routingKey;
+    const receivers = msg.payload.receivers;
+    if (typeof key !== 'string' || !/^[0-9]{6}\.[a-z0-9_-]+\.[a-z]+$/.test(key) || !Array.isArray(receivers)) throw new AdapterError('a status change without routing key or receivers', false);
+    for (const d of receivers as string[]) {
+      if (!this.ctx!.departments.includes(d)) throw new AdapterError(`department ${d} does not use adapter ${this.name}`, false);
+      const q = this.names.provinceQueue(d);
+      if (this.bound.has(`${q}|${key}`)) continue;
+      await live.sub.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await live.sub.bindQueue(q, this.names.provinceChanges, key);
+      this.bound.add(`${q}|${key}`);
+    }
+    const { body, options } = encodeOutgoing(msg, await this.ctx!.signer.json(msg));
+    options.headers = { ...options.headers, 'x-pag-receivers': (receivers as string[]).join(',') };
+    await this.publish(live.pub, this.names.provinceChanges, key, body, options);
+    return { status: 'delivered', receipt: `broker:${msg.id}` };
   }
 
   /** Publishes (to a department's queue, or the dead letters) and resolves once the broker confirmed it was routed and stored. */

@@ -7,16 +7,22 @@ export interface Names {
   fromDepartments: string;
   deadLetter: string;
   deadLetterQueue: string;
+  /** Topic exchange of the status changes pulled from the province (routing key <divisionCode>.<departmentType>.<kind>). */
+  provinceChanges: string;
+  /** A subscribing department's queue of status changes. */
+  provinceQueue: (departmentId: string) => string;
   toQueue: (departmentId: string) => string;
   fromQueue: (departmentId: string) => string;
 }
 
-export function names(prefix: string, exchanges: Partial<Record<'toDepartments' | 'fromDepartments' | 'deadLetter', string>> = {}): Names {
+export function names(prefix: string, exchanges: Partial<Record<'toDepartments' | 'fromDepartments' | 'deadLetter' | 'provinceChanges', string>> = {}): Names {
   return {
     toDepartments: exchanges.toDepartments ?? `${prefix}.to-departments`,
     fromDepartments: exchanges.fromDepartments ?? `${prefix}.from-departments`,
     deadLetter: exchanges.deadLetter ?? `${prefix}.dead-letter`,
     deadLetterQueue: `${prefix}.dead-letter`,
+    provinceChanges: exchanges.provinceChanges ?? `${prefix}.province.changes`,
+    provinceQueue: (d) => `${prefix}.province.${d}`,
     toQueue: (d) => `${prefix}.to.${d}`,
     fromQueue: (d) => `${prefix}.from.${d}`,
   };
@@ -45,6 +51,7 @@ export function departmentQueueArguments(n: Names, deliveryLimit: number): Recor
 export async function declareTopology(ch: Channel, n: Names, departments: string[], deliveryLimit: number): Promise<void> {
   await ch.assertExchange(n.toDepartments, 'direct', { durable: true });
   await ch.assertExchange(n.deadLetter, 'fanout', { durable: true });
+  await ch.assertExchange(n.provinceChanges, 'topic', { durable: true });
   // A message no department queue takes (a department not on this adapter) is kept in the dead-letter queue, not dropped.
   await ch.assertExchange(n.fromDepartments, 'topic', { durable: true, alternateExchange: n.deadLetter });
   await ch.assertQueue(n.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -65,6 +72,6 @@ export async function deleteTopology(ch: Channel, n: Names, departments: string[
     await ch.deleteQueue(n.fromQueue(d));
   }
   await ch.deleteQueue(n.deadLetterQueue);
-  for (const x of [n.toDepartments, n.fromDepartments, n.deadLetter]) await ch.deleteExchange(x);
+  for (const x of [n.toDepartments, n.fromDepartments, n.deadLetter, n.provinceChanges]) await ch.deleteExchange(x);
 
 }

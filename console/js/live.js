@@ -75,7 +75,7 @@ const ACTIONS = [
   'inspection.planned', 'inspection.passed', 'inspection.failed', 'rectification.ordered', 'inspection.rectified', 'inspection.failed_again', 'scope_change.ordered',
   'complaint.filed', 'complaint.answered', 'complaint.resolved', 'complaint.reopened',
   'config.changed', 'config.imported', 'calendar.day_set', 'calendar.year_set', 'clock.set', 'alert.calendar_not_covered',
-  'auth.refused', 'user.added', 'key.rotated', 'key.revoked',
+  'auth.refused', 'user.added', 'key.rotated', 'key.revoked', 'province.page_applied',
 ];
 function patchNamed(es, deliver) {
   for (const a of ACTIONS) es.addEventListener(a, deliver);

@@ -6,6 +6,7 @@ import type { EligibilityRules } from '../domain/eligibility.js';
 import { chainCycle, chainProblem, type Department, type Route, type ScopeItem } from '../domain/routing.js';
 import type { DeadlineRules } from '../domain/workflow.js';
 import type { CreditCodeBlock } from '../domain/uscc.js';
+import type { Subscription } from '../domain/province-subscription.js';
 import type { Role } from '../domain/types.js';
 import { CERTS_DIR, CONFIG_DIR } from '../paths.js';
 import { describeErrors, validator } from './schemas.js';
@@ -45,8 +46,18 @@ export interface GatewayConfig {
   departments: Department[];
   routes: Route[];
   /** The provincial business information system: where licences, permits, changes and follow-up results are pushed. */
-  province?: { push?: { adapter: string; receiver: string; events?: string[] } };
+  province?: { push?: { adapter: string; receiver: string; events?: string[] }; pull?: ProvincePullConfig; subscriptions?: Subscription[] };
   adapters: Record<string, AdapterConfig>;
+}
+
+/** `province.pull`: where and how often status changes are pulled from the province (defaults filled by the schema). */
+export interface ProvincePullConfig {
+  url: string;
+  sender: string;
+  intervalSeconds: number;
+  pageSize: number;
+  timeoutMs: number;
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
 }
 
 /** A user from the demo users file (published credentials). */
@@ -192,6 +203,15 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
     if (ids.has(push.receiver)) throw invalid(file, '/province/push/receiver', `${push.receiver} is a department id`);
     if (raw.departments.some((d) => d.adapter === push.adapter)) throw invalid(file, '/province/push/adapter', `adapter ${push.adapter} also serves departments; give the province its own`);
   }
+  const pull = raw.province?.pull;
+  if (pull) pull.retry = Object.assign({ maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 30_000 }, pull.retry);
+  raw.province?.subscriptions?.forEach((s, i) => {
+    const dep = raw.departments.find((d) => d.id === s.department);
+    if (!dep) throw invalid(file, `/province/subscriptions/${i}/department`, `no department ${s.department}`);
+    // XML and SOAP channels carry the approval documents of their XSD and WSDL, which have no status change.
+    const kind = adapters[dep.adapter]!.kind;
+    if (!['amqp', 'rest', 'fake'].includes(kind)) throw invalid(file, `/province/subscriptions/${i}/department`, `department ${s.department} is reached over ${kind}; status changes go over amqp (topic exchange) or rest (webhook)`);
+  });
   const cycle = chainCycle(raw.routes);
   if (cycle) throw invalid(file, '/routes', `chained routes form a cycle: ${cycle.join(' -> ')}`);
   raw.eligibility.rules.forEach((rule, i) => {

@@ -68,6 +68,12 @@ export const ERRORS = {
   CONFIG_CHANGE_INVALID: { status: 422, message: 'The configuration change is refused at {path}: {reason}', retryable: false },
   CONFIG_VERSION_CONFLICT: { status: 409, message: 'The configuration changed since version {expected}; it is now version {current}.', retryable: false },
   DEPARTMENT_IN_USE: { status: 409, message: 'Department {departmentId} still has {count} open reviews or permits.', retryable: false },
+  // The provincial system
+  PROVINCE_UNAVAILABLE: { status: 503, message: 'The provincial system did not serve the page: {reason}', retryable: true },
+  PROVINCE_PAGE_INVALID: { status: 502, message: 'A page from the provincial system is not a page of status changes: {reason}', retryable: false },
+  PROVINCE_PAGE_GAP: { status: 502, message: 'The page from the provincial system does not go on from sequence number {expected} (it has {got}); it is fetched again.', retryable: true },
+  PROVINCE_RECORD_MALFORMED: { status: 422, message: 'A status change from the provincial system cannot be applied: {reason}', retryable: false },
+  PROVINCE_PULL_NOT_CONFIGURED: { status: 404, message: 'No pull from the provincial system is configured (province.pull).', retryable: false },
   // Audit
   AUDIT_BUNDLE_INVALID: { status: 422, message: 'The audit bundle {file} cannot be read: {reason}', retryable: false },
   // Fallback

@@ -20,6 +20,7 @@ import { openApiDocument } from './openapi.js';
 import { mountSoapEndpoint } from './soap-endpoint.js';
 import { streamEvents } from './sse.js';
 import { statsRouter } from './stats.js';
+import { provinceStatus } from '../province/status.js';
 import { caseView } from './views.js';
 import { mountConsole } from './console.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
@@ -234,6 +235,11 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
         .then((c) => res.json(view(req, c)), next);
     });
   }, ...reviewerPermit);
+
+  /** The pull from the provincial system: cursor, last runs, totals, recent warnings, quarantined records and refused pages. */
+  api.get('/province/status', requireRole('supervisor', 'admin'), async (_req, res) => {
+    res.json(await provinceStatus(gw.db, gw.config.province?.pull));
+  });
 
   /** Messages refused for their channel, signature, replay or reviewer, newest first (the raw message truncated, never a token). */
   api.get('/refused-messages', requireRole('supervisor', 'admin'), async (req, res) => {

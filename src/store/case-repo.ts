@@ -198,7 +198,8 @@ export interface CaseChange {
 /** An outbox message to write with the change that caused it. */
 export interface OutboxInsert {
   id: string;
-  caseId: string;
+  /** Null for messages about no case (status changes from the province). */
+  caseId: string | null;
   departmentId: string;
   adapter: string;
   kind: string;

@@ -242,6 +242,68 @@ const MIGRATIONS: string[][] = [
   [`CREATE INDEX events_action ON events (action, case_id, at)`, `CREATE INDEX cases_created ON cases (created_at)`],
   // 9: signed checkpoints of the audit chain: the head at a position, signed by the gateway's key (compact JWS).
   [`CREATE TABLE audit_checkpoints (pos BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL)`],
+  // 10: status changes pulled from the provincial system. The cursor (with running totals) advances in the transaction
+  // that applies its page; every record is kept once by id, applied or stale; an enterprise's state is its newest applied
+  // change (enterprise_status), so a change is one inserted row and no rewritten one; the enterprises first seen in the
+  // feed are registered once; records that cannot be applied are quarantined with a code.
+  [
+    `CREATE TABLE province_pull (
+      source TEXT PRIMARY KEY,
+      cursor TEXT NOT NULL,
+      seq BIGINT NOT NULL,
+      pages BIGINT NOT NULL DEFAULT 0,
+      applied BIGINT NOT NULL DEFAULT 0,
+      stale BIGINT NOT NULL DEFAULT 0,
+      duplicates BIGINT NOT NULL DEFAULT 0,
+      quarantined BIGINT NOT NULL DEFAULT 0,
+      warnings BIGINT NOT NULL DEFAULT 0,
+      created BIGINT NOT NULL DEFAULT 0,
+      refused BIGINT NOT NULL DEFAULT 0,
+      last_run_at BIGINT,
+      last_success_at BIGINT,
+      last_error_code TEXT,
+      last_error TEXT,
+      updated_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE province_changes (
+      id TEXT PRIMARY KEY,
+      seq BIGINT NOT NULL,
+      credit_code TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      version BIGINT NOT NULL,
+      division_code TEXT NOT NULL,
+      name TEXT NOT NULL,
+      occurred_at BIGINT NOT NULL,
+      outcome TEXT NOT NULL,
+      warning TEXT,
+      received_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX province_changes_enterprise ON province_changes (credit_code, version) WHERE outcome = 'applied'`,
+    `CREATE INDEX province_changes_warning ON province_changes (seq) WHERE warning IS NOT NULL`,
+    `CREATE TABLE enterprises (
+      credit_code TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      division_code TEXT NOT NULL,
+      first_change TEXT NOT NULL,
+      source TEXT NOT NULL,
+      warning TEXT,
+      first_seen_at BIGINT NOT NULL
+    )`,
+    `CREATE VIEW enterprise_status AS
+      SELECT c.credit_code, c.name, c.division_code, c.version, c.kind AS last_kind, c.id AS last_change, c.occurred_at, c.warning,
+        CASE WHEN c.kind IN ('established', 'changed') THEN 'operating' ELSE c.kind END AS status
+      FROM province_changes c
+      WHERE c.outcome = 'applied'
+        AND NOT EXISTS (SELECT 1 FROM province_changes n WHERE n.credit_code = c.credit_code AND n.outcome = 'applied' AND n.version > c.version)`,
+    `CREATE TABLE province_quarantine (
+      id TEXT PRIMARY KEY,
+      seq BIGINT NOT NULL,
+      code TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      raw TEXT NOT NULL,
+      at BIGINT NOT NULL
+    )`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

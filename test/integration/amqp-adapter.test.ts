@@ -64,7 +64,8 @@ for (const kind of STORES) {
       expect(consumers.get(`${prefix}.to.xw-culture`)).to.equal(1);
       const exchanges = await brokerExchanges(prefix);
       expect(exchanges.map((x) => [x.name, x.type, x.durable]).sort()).to.deep.equal(
-        [[`${prefix}.dead-letter`, 'fanout', true], [`${prefix}.from-departments`, 'topic', true], [`${prefix}.to-departments`, 'direct', true]].sort(),
+        // <prefix>.province.changes: the topic exchange of status changes pulled from the province (see province-publish.test).
+        [[`${prefix}.dead-letter`, 'fanout', true], [`${prefix}.from-departments`, 'topic', true], [`${prefix}.province.changes`, 'topic', true], [`${prefix}.to-departments`, 'direct', true]].sort(),
       );
       const health = await (await fetch(`${run.base}/healthz`)).json();
       expect(health.adapters.amqp.ok).to.equal(true);

@@ -46,6 +46,7 @@ const OPS: Op[] = [
   { method: 'POST', path: '/api/complaints/{none}/reopen', roles: ['supervisor'], body: {} },
   { method: 'GET', path: '/api/supervision/report', roles: READERS },
   { method: 'GET', path: '/api/refused-messages', roles: READERS },
+  { method: 'GET', path: '/api/province/status', roles: READERS },
   { method: 'GET', path: '/api/supervision/overdue', roles: READERS },
   { method: 'GET', path: '/api/stats', roles: READERS },
   { method: 'GET', path: '/api/stats.csv', roles: READERS },
