@@ -67,7 +67,7 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     properties: {
       id: { type: 'string' },
       reference: { type: 'string' },
-      status: { enum: ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'] },
+      status: { enum: ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating', 'concluded'] },
       reviews: {
         type: 'array',
         items: {

@@ -242,6 +242,9 @@ const MIGRATIONS: string[][] = [
   [`CREATE INDEX events_action ON events (action, case_id, at)`, `CREATE INDEX cases_created ON cases (created_at)`],
   // 9: signed checkpoints of the audit chain: the head at a position, signed by the gateway's key (compact JWS).
   [`CREATE TABLE audit_checkpoints (pos BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL)`],
+  // 10 (gateway peering; renumber at merge): the deadline the origin gateway gave a mirrored review, kept even when it
+  // arrives before this gateway has delivered the review to its department, so that delivery takes the origin's deadline.
+  [`CREATE TABLE peer_deadlines (case_id TEXT NOT NULL, department_id TEXT NOT NULL, due_at BIGINT NOT NULL, provisional INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (case_id, department_id))`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
