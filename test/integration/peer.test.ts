@@ -147,6 +147,41 @@ for (const kind of STORES) {
       expect((await review(b, id))!.state).to.equal('cancelled');
     });
 
+    it('runs a chain across gateways: the district step in A, then the city step in B with the opinion before it', async function () {
+      await a.gw.changeConfig(admin, 'chain hotels from xw-fire to nj-fire', (doc: any) => {
+        const r = doc.routes.find((x: any) => x.department === 'nj-fire');
+        Object.assign(r, { department: 'xw-fire', then: ['nj-fire'] });
+      });
+      try {
+        const created = await secA.post('/api/cases', hotel());
+        const id = created.body.id as string;
+        expect((await secA.post(`/api/cases/${id}/accept`)).status).to.equal(200);
+        expect((await review(a, id))!.state).to.equal('waiting');
+        await until('xw-fire delivered', async () => (await review(a, id, 'xw-fire'))?.state === 'delivered');
+        expect(await b.gw.cases.get(id).catch(() => null)).to.equal(null);
+        const xwFire = client(a.base, await login(a.base, 'reviewer-xw-fire', `peer-a-${kind}`));
+        expect((await xwFire.post(`/api/cases/${id}/reviews/xw-fire/opinion`, { decision: 'approve', reasons: '区级初审同意', messageId: randomUUID() })).status).to.equal(200);
+
+        await until('the city step mirrored in B', async () => (await review(b, id))?.state === 'delivered');
+        const stepA = await until("the city step delivered at A", async () => ((await review(a, id))?.state === 'delivered' ? review(a, id) : null));
+        expect(stepA!.after).to.equal('xw-fire');
+        const stepB = await until("A's deadline for the step in B", async () => ((await review(b, id))?.dueAt === stepA!.dueAt ? review(b, id) : null));
+        expect(stepB!.after).to.equal('xw-fire');
+        // The superior review is already the chain's extension: B refuses to extend it again, as A would.
+        const njFire = client(b.base, await login(b.base, 'reviewer-nj-fire', `peer-b-${kind}`));
+        const extend = await njFire.post(`/api/cases/${id}/reviews/nj-fire/opinion`, { decision: 'extend', reasons: '需要补充材料', messageId: randomUUID() });
+        expect(extend.body.error.code).to.equal('EXTENSION_NOT_ALLOWED');
+        expect((await njFire.post(`/api/cases/${id}/reviews/nj-fire/opinion`, { decision: 'approve', reasons: '市级审批同意', messageId: randomUUID() })).status).to.equal(200);
+        await until('the city step approved at A', async () => (await review(a, id))?.state === 'approved');
+      } finally {
+        await a.gw.changeConfig(admin, 'hotels straight to nj-fire again', (doc: any) => {
+          const r = doc.routes.find((x: any) => Array.isArray(x.then));
+          delete r.then;
+          r.department = 'nj-fire';
+        });
+      }
+    });
+
     it('keeps the notification while B is down and delivers it when B is back', async function () {
       await b.stop();
       const created = await secA.post('/api/cases', hotel());
