@@ -140,6 +140,15 @@ for (const kind of STORES) {
       expect(dup.body.error.code).to.equal('MESSAGE_REPLAYED');
     });
 
+    it("verifies a department's XML-DSig signature forwarded by the peer (an XML or SOAP department there)", async function () {
+      const id = await mirrored();
+      const tampered = await post(a.base, await forwardedOpinion({ keysB, caseId: id, xml: true, department: (x) => x.replace('<decision>approve</decision>', '<decision>refuse</decision>') }));
+      expect([tampered.status, tampered.body.error?.code], JSON.stringify(tampered.body)).to.deep.equal([401, 'DEPARTMENT_SIGNATURE_INVALID']);
+      const good = await post(a.base, await forwardedOpinion({ keysB, caseId: id, xml: true }));
+      expect(good.status, JSON.stringify(good.body)).to.equal(200);
+      expect((await review(a, id))!.state).to.equal('approved');
+    });
+
     it("carries A's termination to B: the mirrored review is cancelled and the mirror case ends", async function () {
       const id = await mirrored();
       expect((await secA.post(`/api/cases/${id}/terminate`, { reason: '申请人撤回' })).status).to.equal(200);

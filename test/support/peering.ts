@@ -79,10 +79,14 @@ export async function forwardedOpinion(o: {
   messageId?: string;
   sender?: string;
   senderKeys?: KeyRegistry;
+  /** The department answered in XML with an enveloped XML-DSig signature (XML over HTTP, SOAP). */
+  xml?: boolean;
 }): Promise<string> {
-  const dept = await new DepartmentSigner(o.keysB, 'nj-fire', B_ID).jws({ messageId: o.messageId ?? randomUUID(), kind: 'opinion', departmentId: 'nj-fire', caseId: o.caseId, decision: o.decision ?? 'approve', reasons: o.decision === 'refuse' ? '不符合消防条件' : null });
+  const signer = new DepartmentSigner(o.keysB, 'nj-fire', B_ID);
+  const msg = { messageId: o.messageId ?? randomUUID(), kind: 'opinion' as const, departmentId: 'nj-fire', caseId: o.caseId, decision: o.decision ?? 'approve', reasons: o.decision === 'refuse' ? '不符合消防条件' : null };
+  const dept = o.xml ? signer.xml(msg) : await signer.jws(msg);
   const assertion = o.assertion ? await o.assertion() : await mintAssertion(o.keysB, B_ID, A_ID, njReviewer);
-  return peerMessage(o.senderKeys ?? o.keysB, o.sender ?? B_ID, A_ID, 'opinion', o.caseId, { caseId: o.caseId, departmentId: 'nj-fire', department: { format: 'jws', raw: o.department ? o.department(dept) : dept }, assertion });
+  return peerMessage(o.senderKeys ?? o.keysB, o.sender ?? B_ID, A_ID, 'opinion', o.caseId, { caseId: o.caseId, departmentId: 'nj-fire', department: { format: o.xml ? 'xmldsig' : 'jws', raw: o.department ? o.department(dept) : dept }, assertion });
 }
 
 /** Changes a compact JWS's payload and keeps its signature: what a tampering relay would send. */
