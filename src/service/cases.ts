@@ -251,6 +251,10 @@ export class CaseService {
   /** A review a peer gateway asks for: opens or adds to its mirror case, once per message id (the peer's outbox id). */
   async openMirror(req: MirrorRequest, actor: Actor, inbound: InboundRef): Promise<Case> {
     const result = await this.db.tx(async (sql) => {
+      // A case of this gateway's own pending for the same enterprise and division meets the unique index: say so, rather
+      // than fail as INTERNAL and have the peer retry for ever.
+      const pending = await this.pendingCaseId(sql, req.application);
+      if (pending && pending !== req.caseId) fail('DUPLICATE_APPLICATION', { enterpriseName: req.application.enterpriseName, divisionCode: req.application.divisionCode, caseId: pending });
       if (await sql.get('SELECT 1 AS x FROM inbox WHERE message_id = $1', [inbound.messageId])) return { duplicate: true as const };
       const before = await loadCase(sql, req.caseId, true);
       const t = openMirror(before, req, this.ctx(), actor);
