@@ -99,12 +99,12 @@ export class PeerService {
           application: applicationOf(b), after: text((b.previous as Record<string, unknown> | undefined)?.departmentId, 64) || null, payload: b,
         }, actor, ref));
       case 'cancellation':
-        return done(await this.cases.cancelMirror(caseId, departmentId, text(b.reason) || 'cancelled by the origin', actor, ref));
+        return done(await this.cases.cancelMirror(caseId, peer.id, departmentId, text(b.reason) || 'cancelled by the origin', actor, ref));
       case 'deadline':
       case 'extension_ack': {
         const dueAt = Date.parse(text(b.dueAt, 40));
         if (!Number.isFinite(dueAt)) throw new GatewayError('VALIDATION_FAILED', { summary: '/body/dueAt must be an ISO-8601 instant' });
-        return done(await this.cases.originDeadline(caseId, departmentId, dueAt, b.provisional === true, actor, ref));
+        return done(await this.cases.originDeadline(caseId, peer.id, departmentId, dueAt, b.provisional === true, actor, ref));
       }
       default:
         throw new GatewayError('VALIDATION_FAILED', { summary: `unknown peer message kind ${e.kind}` });

@@ -271,17 +271,18 @@ export class CaseService {
   }
 
   /** The origin gateway cancelled a mirrored review. */
-  cancelMirror(caseId: string, departmentId: string, reason: string, actor: Actor, inbound: InboundRef): Promise<Case> {
+  cancelMirror(caseId: string, originGateway: string, departmentId: string, reason: string, actor: Actor, inbound: InboundRef): Promise<Case> {
     return this.mutate(caseId, actor, (c) => {
-      if (!mirrorOrigin(c)) fail('NOT_FOUND', { what: 'case' });
+      // Only the gateway a mirror case came from speaks for it; to any other, the case does not exist.
+      if (mirrorOrigin(c)?.gateway !== originGateway) fail('NOT_FOUND', { what: 'case' });
       return cancelMirror(c, departmentId, reason, this.ctx());
     }, inbound);
   }
 
   /** The origin gateway's deadline for a mirrored review: kept for a delivery still to come, and set on the review now if delivered. */
-  originDeadline(caseId: string, departmentId: string, dueAt: number, provisional: boolean, actor: Actor, inbound: InboundRef): Promise<Case> {
+  originDeadline(caseId: string, originGateway: string, departmentId: string, dueAt: number, provisional: boolean, actor: Actor, inbound: InboundRef): Promise<Case> {
     return this.mutate(caseId, actor, async (c, sql) => {
-      if (!mirrorOrigin(c)) fail('NOT_FOUND', { what: 'case' });
+      if (mirrorOrigin(c)?.gateway !== originGateway) fail('NOT_FOUND', { what: 'case' });
       await sql.run(
         'INSERT INTO peer_deadlines (case_id, department_id, due_at, provisional) VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, department_id) DO UPDATE SET due_at = $3, provisional = $4',
         [caseId, departmentId, dueAt, provisional ? 1 : 0],
