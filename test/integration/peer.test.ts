@@ -3,6 +3,11 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mintAssertion } from '../../src/peer/assertion.js';
 import { KeyRegistry } from '../../src/trust/keys.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import type { GatewayError } from '../../src/domain/errors.js';
+import { CONFIG_DIR } from '../../src/paths.js';
 import { application, client, freshStore, login, startGateway, STORES, type Client, type Running } from '../support/harness.js';
 import { A_ID, B_ID, configA, configB, forwardedOpinion, njReviewer, peeredCerts, peerMessage, Q_ID, tamper, until } from '../support/peering.js';
 import { expectRefusalRecorded, signingClient } from '../support/signing.js';
@@ -204,3 +209,37 @@ for (const kind of STORES) {
     });
   });
 }
+
+describe('peering configuration', function () {
+  let store: Awaited<ReturnType<typeof freshStore>>;
+  before(async function () {
+    store = await freshStore('sqlite', 'peer-config');
+  });
+  after(async function () {
+    await store?.cleanup();
+  });
+
+  const refusedAt = (change: (cfg: any) => void): string => {
+    try {
+      loadConfig(configA(store.dir, 'http://127.0.0.1:9', change));
+    } catch (e) {
+      expect((e as GatewayError).code).to.equal('CONFIG_INVALID');
+      return String((e as GatewayError).details.path);
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it('refuses a peer without a gateway adapter for it, an unknown department to ask, a hosted peered department, and a gateway adapter to no peer', function () {
+    expect(() => loadConfig(configA(store.dir, 'http://127.0.0.1:9'))).to.not.throw();
+    expect(refusedAt((c) => (c.peers[0].adapter = 'simulated'))).to.equal('/peers/0/adapter');
+    expect(refusedAt((c) => (c.peers[0].adapter = 'to-qinhuai'))).to.equal('/peers/0/adapter');
+    expect(refusedAt((c) => (c.peers[0].departments = ['no-such-department']))).to.equal('/peers/0/departments/0');
+    expect(refusedAt((c) => (c.peers[1].departments = ['nj-fire']))).to.equal('/peers/1/departments/0');
+    const nj = (c: any) => c.departments.findIndex((d: any) => d.id === 'nj-fire');
+    expect(refusedAt((c) => (c.departments[nj(c)].hosted = true))).to.equal(`/departments/${nj(configDoc())}/hosted`);
+    expect(refusedAt((c) => (c.peers = [c.peers[1]]))).to.equal(`/departments/${nj(configDoc())}/adapter`);
+    expect(refusedAt((c) => c.peers.push({ id: A_ID, adapter: 'to-nanjing' }))).to.equal('/peers/2/id');
+  });
+});
+
+const configDoc = (): any => JSON.parse(readFileSync(join(CONFIG_DIR, 'default.json'), 'utf8'));
