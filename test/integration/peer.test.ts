@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mintAssertion } from '../../src/peer/assertion.js';
 import { KeyRegistry } from '../../src/trust/keys.js';
+import { DepartmentSigner } from '../../src/trust/department.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
@@ -152,6 +153,17 @@ for (const kind of STORES) {
       const good = await post(a.base, await forwardedOpinion({ keysB, caseId: id, xml: true }));
       expect(good.status, JSON.stringify(good.body)).to.equal(200);
       expect((await review(a, id))!.state).to.equal('approved');
+    });
+
+    it("forwards an answer B received as a signed XML document (POST /xml/messages), which A verifies itself", async function () {
+      const id = await mirrored();
+      const token = await login(b.base, 'reviewer-nj-fire', `peer-b-${kind}`);
+      const doc = new DepartmentSigner(keysB, 'nj-fire', B_ID).xml({ messageId: randomUUID(), kind: 'opinion', departmentId: 'nj-fire', caseId: id, decision: 'approve', reasons: '经审查同意' });
+      const r = await fetch(`${b.base}/xml/messages`, { method: 'POST', headers: { 'content-type': 'application/xml', authorization: `Bearer ${token}` }, body: doc });
+      expect(r.status, await r.clone().text()).to.equal(200);
+      await until('the XML-signed opinion approved at A', async () => (await review(a, id))?.state === 'approved');
+      const row = await b.gw.db.get<{ payload: string }>("SELECT payload FROM outbox WHERE case_id = $1 AND kind = 'opinion'", [id]);
+      expect(JSON.parse(row!.payload).department.format).to.equal('xmldsig');
     });
 
     it("carries A's termination to B: the mirrored review is cancelled and the mirror case ends", async function () {
