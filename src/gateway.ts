@@ -144,6 +144,7 @@ export class Gateway {
       windowSeconds: signatureSettings(config).windowSeconds,
       config: () => this.cfg,
       committed: () => this.hub.committed({ events: true }),
+      count: (channel, kind, result) => this.metrics.inbound.inc({ channel, kind, result }),
     }, log.child({ module: 'peer' }));
   }
 

@@ -40,7 +40,12 @@ export interface PeerContext {
   config: () => GatewayConfig;
   /** Tells the audit sealer that events were committed. */
   committed: () => void;
+  /** Counts each message by its outcome (pag_inbound_messages_total, channel `peer:<id>`). */
+  count?: (channel: string, kind: string, result: string) => void;
 }
+
+/** What peers send each other: a review asked, cancelled or given its deadline; an answer; an administrator's test. */
+const PEER_KINDS = ['notification', 'cancellation', 'deadline', 'extension_ack', 'opinion', 'test'];
 
 const text = (v: unknown, max = 2000): string => (typeof v === 'string' && v.length <= max && !v.includes('\u0000') ? v : '');
 
@@ -55,12 +60,18 @@ export class PeerService {
   /** One signed message from a peer gateway, as its compact JWS. */
   async receive(raw: string): Promise<InboundResult> {
     const claims = claimsOf({ format: 'jws', raw });
+    let r: InboundResult;
     try {
       const { envelope, peer } = await this.checkPeer(raw, claims);
-      return await this.effect(envelope, peer);
+      r = await this.effect(envelope, peer);
     } catch (e) {
-      return this.refused(e, claims, raw);
+      r = await this.refused(e, claims, raw);
     }
+    // Labels only from known values: claims are anyone's to invent, and every new label value is a new time series.
+    const sender = this.ctx.config().peers.some((p) => p.id === claims.sender) ? claims.sender : 'other';
+    const kind = PEER_KINDS.includes(claims.kind ?? '') ? claims.kind! : 'other';
+    this.ctx.count?.(`peer:${sender}`, kind, r.ok ? (r.duplicate ? 'duplicate' : 'ok') : r.code);
+    return r;
   }
 
   /** The channel: a configured peer, its signature by a current key of that peer, addressed here, within the window. */
