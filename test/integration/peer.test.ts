@@ -95,6 +95,10 @@ for (const kind of STORES) {
     });
 
     it('refuses a message from a gateway that is not a peer, and a peer asking a department it may not ask', async function () {
+      // An administrator's test message (pag adapters test) reaches the peer and is acknowledged, with no effect.
+      const tested = await a.gw.testAdapter('to-nanjing');
+      expect(tested, JSON.stringify(tested)).to.include({ ok: true, outcome: 'delivered', departmentId: 'nj-fire' });
+      expect((await a.gw.adapterHealth())['to-nanjing']!.ok).to.equal(true);
       const stranger = await post(b.base, await peerMessage(keysQ, 'suzhou-gateway', B_ID, 'notification', randomUUID(), {}));
       expect([stranger.status, stranger.body.error.code]).to.deep.equal([403, 'PEER_UNKNOWN']);
       await expectRefusalRecorded(b.gw, { code: 'PEER_UNKNOWN', channel: 'peer:suzhou-gateway' });
