@@ -98,6 +98,11 @@ export interface MessageSigner {
   json(msg: OutgoingMessage): Promise<string>;
   /** The XML document with an enveloped XML-DSig signature (XML over HTTP, SOAP). */
   xml(msg: OutgoingMessage, document: string): Promise<string>;
+  /**
+   * The compact JWS of a message to a peer gateway (receiver: the peer's id). An answer going back to the peer also gets
+   * a reviewer assertion, minted at each attempt so that a retried answer carries a fresh, short-lived one.
+   */
+  peer?(msg: OutgoingMessage, receiver: string): Promise<string>;
 }
 
 /** The effect of an incoming message. A refusal carries a code from the error catalogue. */

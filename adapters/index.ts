@@ -2,6 +2,7 @@
 import type { Adapter, AdapterFactory } from './adapter.js';
 import { createAmqpAdapter } from './amqp/index.js';
 import { createFakeAdapter } from './fake/index.js';
+import { createGatewayPeerAdapter } from './gateway/index.js';
 import { createRestAdapter } from './rest/index.js';
 import { createSoapAdapter } from './soap/index.js';
 import { createXmlAdapter } from './xml/index.js';
@@ -9,6 +10,7 @@ import { createXmlAdapter } from './xml/index.js';
 const FACTORIES: Record<string, AdapterFactory> = {
   amqp: createAmqpAdapter,
   fake: createFakeAdapter,
+  gateway: createGatewayPeerAdapter,
   rest: createRestAdapter,
   xml: createXmlAdapter,
   soap: createSoapAdapter,

@@ -34,6 +34,7 @@ import { ComplaintService } from './service/complaints.js';
 import { FollowUpService } from './service/followups.js';
 import { CaseService } from './service/cases.js';
 import { InboundService } from './service/inbound.js';
+import { PeerService } from './peer/service.js';
 import { supervisionPeriodReport, supervisionReport, type SupervisionReport } from './service/supervision.js';
 import { UserService } from './service/users.js';
 import { appendEvents } from './store/case-repo.js';
@@ -80,6 +81,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** Every incoming department message, whatever its channel, goes through here. */
   readonly inbound: InboundService;
+  /** Messages from peer gateways (POST /api/peer/messages). */
+  readonly peers: PeerService;
   /** The key registry (certs/, PAG_CERTS_DIR): this gateway's signing keys and the departments' verification keys. */
   readonly keys: KeyRegistry;
   /** Signs every message the adapters send. */
@@ -144,6 +147,14 @@ export class Gateway {
     this.province = config.province?.pull
       ? new ProvincePuller(db, () => this.cfg, this.keys, config.gateway.id, log.child({ module: 'province-pull' }), (what) => this.hub.committed({ events: true, ...what }))
       : null;
+    this.peers = new PeerService(db, this.cases, {
+      gatewayId: config.gateway.id,
+      keys: this.keys,
+      windowSeconds: signatureSettings(config).windowSeconds,
+      config: () => this.cfg,
+      committed: () => this.hub.committed({ events: true }),
+      count: (channel, kind, result) => this.metrics.inbound.inc({ channel, kind, result }),
+    }, log.child({ module: 'peer' }));
   }
 
   /** Loads and validates everything, migrates the store and seeds demo users; serves nothing yet. */

@@ -70,6 +70,7 @@ export function connect() {
 // Named events ("case.accepted", ...) need a listener per name; the names come from the audit actions.
 const ACTIONS = [
   'case.submitted', 'case.accepted', 'case.returned', 'case.resubmitted', 'case.refused', 'case.terminated', 'case.awaiting_licence', 'case.operating',
+  'case.mirrored', 'case.concluded', 'review.origin_deadline',
   'review.requested', 'review.chained', 'review.delivered', 'review.approved', 'review.refused', 'review.extended', 'review.deemed_approved', 'review.cancelled',
   'licence.issued', 'licence.overdue', 'permits.due', 'permit.reported', 'permit.overdue', 'permit.revoked', 'delivery.failed', 'message.refused',
   'inspection.planned', 'inspection.passed', 'inspection.failed', 'rectification.ordered', 'inspection.rectified', 'inspection.failed_again', 'scope_change.ordered',

@@ -14,6 +14,7 @@ import type { Actor } from '../domain/types.js';
 import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
 import { Gateway } from '../gateway.js';
 import { DepartmentSigner } from '../trust/department.js';
+import { peeringStep } from './demo-peer.js';
 import { currentTotp } from '../trust/totp.js';
 
 type Json = any; // answers of our own API, read loosely for printing
@@ -249,10 +250,12 @@ export async function runDemo(): Promise<number> {
     const f = await submitAndAccept('6. No pre-approval needed: a large retailer gets its licence at once', app('中山路百货有限公司', ['retail'], 5_000_000));
     await licence(f.id);
 
+    const peered = await peeringStep(settings, say);
+
     const verify = await call('supervisor', 'GET', '/api/audit/verify');
     say(`\n== Audit: ${verify.ok ? 'chain verified' : 'CHAIN BROKEN'} (${verify.checked} events, ${verify.checkpoints.checked} signed checkpoints, head ${String(verify.head.hash).slice(0, 16)}...)`);
     say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    return verify.ok ? 0 : 1;
+    return verify.ok && peered ? 0 : 1;
   } finally {
     await gw.stop();
     for (const close of closers.reverse()) await close().catch(() => undefined);

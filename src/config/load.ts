@@ -48,6 +48,15 @@ export interface GatewayConfig {
   /** The provincial business information system: where licences, permits, changes and follow-up results are pushed. */
   province?: { push?: { adapter: string; receiver: string; events?: string[] }; pull?: ProvincePullConfig; subscriptions?: Subscription[] };
   adapters: Record<string, AdapterConfig>;
+  /** Other gateways this one talks to directly; each may ask the departments listed for reviews. */
+  peers: Peer[];
+}
+
+/** A peer gateway: its id (the key owner of its public keys), the adapter that reaches it, this gateway's departments it may ask. */
+export interface Peer {
+  id: string;
+  adapter: string;
+  departments: string[];
 }
 
 /** `province.pull`: where and how often status changes are pulled from the province (defaults filled by the schema). */
@@ -212,6 +221,30 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
     const kind = adapters[dep.adapter]!.kind;
     if (!['amqp', 'rest', 'fake'].includes(kind)) throw invalid(file, `/province/subscriptions/${i}/department`, `department ${s.department} is reached over ${kind}; status changes go over amqp (topic exchange) or rest (webhook)`);
   });
+  const peers = (raw.peers ?? []).map((p) => ({ ...p, departments: p.departments ?? [] }));
+  const peerIds = new Set<string>();
+  peers.forEach((p, i) => {
+    if (peerIds.has(p.id)) throw invalid(file, `/peers/${i}/id`, `duplicate peer ${p.id}`);
+    peerIds.add(p.id);
+    if (p.id === raw.gateway.id) throw invalid(file, `/peers/${i}/id`, 'a gateway is not its own peer');
+    const a = adapters[p.adapter];
+    if (!a || a.kind !== 'gateway') throw invalid(file, `/peers/${i}/adapter`, `no adapter of kind gateway named ${p.adapter}`);
+    if (a.options.gateway !== p.id) throw invalid(file, `/peers/${i}/adapter`, `adapter ${p.adapter} reaches ${String(a.options.gateway)}, not ${p.id}`);
+    p.departments.forEach((d, j) => {
+      const dep = raw.departments.find((x) => x.id === d);
+      if (!dep) throw invalid(file, `/peers/${i}/departments/${j}`, `no department ${d}`);
+      // Asking a department that is itself served by another gateway would relay a relay; one hop keeps the trust chain short.
+      if (adapters[dep.adapter]?.kind === 'gateway') throw invalid(file, `/peers/${i}/departments/${j}`, `department ${d} is itself served by a peer`);
+    });
+  });
+  raw.departments.forEach((d, i) => {
+    const a = adapters[d.adapter]!;
+    if (a.kind !== 'gateway') return;
+    // The peer signs and identifies that department's reviewers; this gateway holds no key of it to sign with.
+    if (d.hosted) throw invalid(file, `/departments/${i}/hosted`, 'a department served by a peer gateway is hosted there, not here');
+    if (a.options.gateway === raw.gateway.id) throw invalid(file, `/adapters/${d.adapter}/options/gateway`, 'a gateway adapter reaches another gateway');
+    if (!peers.some((p) => p.id === a.options.gateway)) throw invalid(file, `/departments/${i}/adapter`, `adapter ${d.adapter} reaches ${String(a.options.gateway)}, which is not in peers`);
+  });
   const cycle = chainCycle(raw.routes);
   if (cycle) throw invalid(file, '/routes', `chained routes form a cycle: ${cycle.join(' -> ')}`);
   raw.eligibility.rules.forEach((rule, i) => {
@@ -232,6 +265,7 @@ export function configFromDocument(document: unknown, file: string): GatewayConf
     file,
     calendarFile: rel(calendar),
     adapters,
+    peers,
   };
   if (cfg.gateway.demoUsers) cfg.gateway.demoUsers = rel(cfg.gateway.demoUsers);
   return deepFreeze(cfg);

@@ -18,7 +18,7 @@ export interface ConfigVersion {
 }
 
 /** The parts an administrator may change while the gateway runs; `gateway` and `calendar` need a restart. */
-export const LIVE_SECTIONS = ['departments', 'adapters', 'routes', 'scopeItems', 'eligibility', 'deadlines', 'creditCodes'] as const;
+export const LIVE_SECTIONS = ['departments', 'adapters', 'routes', 'scopeItems', 'eligibility', 'deadlines', 'creditCodes', 'peers'] as const;
 
 interface Row {
   version: number;

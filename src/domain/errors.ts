@@ -36,6 +36,11 @@ export const ERRORS = {
   MESSAGE_REPLAYED: { status: 409, message: 'Message {messageId} was already received with other content.', retryable: false },
   MESSAGE_MISADDRESSED: { status: 403, message: 'The message is addressed to {receiver}, not to this gateway.', retryable: false },
   REQUEST_HASH_UNKNOWN: { status: 422, message: 'The answer quotes a request this gateway did not send to {departmentId}.', retryable: false },
+  // Gateway peering: another gateway as a department's channel
+  PEER_UNKNOWN: { status: 403, message: 'Gateway {gatewayId} is not a configured peer of this gateway.', retryable: false },
+  PEER_NOT_ALLOWED: { status: 403, message: 'Peer gateway {gatewayId} may not ask department {departmentId} for reviews.', retryable: false },
+  DEPARTMENT_SIGNATURE_INVALID: { status: 401, message: 'The opinion forwarded for {departmentId} does not carry a valid signature of that department: {reason}', retryable: false },
+  REVIEWER_ASSERTION_INVALID: { status: 403, message: 'The reviewer assertion for {departmentId} is not accepted: it must be signed by the gateway serving that department, for this gateway, and unexpired.', retryable: false },
   REVIEWER_NOT_AUTHORISED: { status: 403, message: 'The reviewer may not answer for {departmentId}: log in again as a reviewer of that department, with password and one-time code.', retryable: false },
   // Cases and workflow
   DUPLICATE_APPLICATION: { status: 409, message: 'An application for {enterpriseName} in {divisionCode} is already pending as case {caseId}.', retryable: false },

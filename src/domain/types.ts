@@ -8,7 +8,9 @@ export type CaseStatus =
   | 'terminated'
   | 'awaiting_licence'
   | 'licensed'
-  | 'operating';
+  | 'operating'
+  /** A mirror case (a review asked by a peer gateway) whose every review is answered: it has no licence here. */
+  | 'concluded';
 
 /** Statuses in which a case still blocks a second application for the same name and district. */
 export const PENDING_STATUSES: readonly CaseStatus[] = ['submitted', 'returned', 'in_review', 'awaiting_licence'];
@@ -119,6 +121,6 @@ export interface DomainEvent {
 /** An outgoing message the workflow asks to send to a department (written to the outbox). */
 export interface OutgoingIntent {
   departmentId: string;
-  kind: 'notification' | 'cancellation' | 'extension_ack';
+  kind: 'notification' | 'cancellation' | 'extension_ack' | 'deadline';
   payload: Record<string, unknown>;
 }

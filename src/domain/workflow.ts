@@ -1,5 +1,6 @@
 // The case state machine: pure functions (case, input, now) -> (case, events, outgoing messages); no I/O, no clock.
 import { fail } from './errors.js';
+import { MIRROR_SEPARATOR } from './mirror.js';
 import type { Actor, Case, Decision, DomainEvent, Level, OutgoingIntent, Review } from './types.js';
 import { OPEN_REVIEW_STATES } from './types.js';
 
@@ -264,6 +265,12 @@ export function deadlinePassed(c0: Case, departmentId: string, ctx: WorkflowCont
 /** When every review is approved or deemed approved, the case waits for its licence. */
 function settle(c: Case, ctx: WorkflowContext, events: DomainEvent[]): void {
   if (!c.reviews.every((r) => r.state === 'approved' || r.state === 'deemed_approved')) return;
+  if (c.reference.includes(MIRROR_SEPARATOR)) {
+    // A mirror case (a review a peer gateway asked for) ends here: the licence is the origin's to issue.
+    c.status = 'concluded';
+    events.push({ action: 'case.concluded', data: {} });
+    return;
+  }
   const due = ctx.addWorkingDays(ctx.now, ctx.rules.licenceDays);
   c.status = 'awaiting_licence';
   c.licenceDueAt = due.dueAt;

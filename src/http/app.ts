@@ -117,6 +117,14 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     res.json({ token, tokenType: 'Bearer', expiresIn: gw.config.gateway.tokenTtlSeconds, user: { username: principal.username, role: principal.role, departmentId: principal.departmentId ?? null } });
   });
 
+  // Peer gateways authenticate by their signature (and the peers of the configuration), not by a user's token.
+  app.post('/api/peer/messages', async (req, res) => {
+    if (!isJose(req)) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', { expected: JOSE });
+    const r = await gw.peers.receive(req.body as string);
+    if (!r.ok) throw refusalError(r);
+    res.json({ ok: true, duplicate: r.duplicate, caseId: r.caseId, caseStatus: r.caseStatus });
+  });
+
   const api = express.Router();
   api.use(authenticate(gw.tokens));
   const stepUp = requireStepUp(() => gw.config.gateway.stepUpSeconds);
@@ -158,7 +166,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
       return Number(v);
     };
     const status = str(q.status);
-    const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'];
+    const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating', 'concluded'];
     if (status && !STATUSES.includes(status)) fail('VALIDATION_FAILED', { summary: `status must be one of ${STATUSES.join(', ')}` });
     const departmentId = p.role === 'reviewer' ? p.departmentId : str(q.departmentId);
     const { cases, total } = await gw.cases.list({

@@ -67,7 +67,7 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     properties: {
       id: { type: 'string' },
       reference: { type: 'string' },
-      status: { enum: ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'] },
+      status: { enum: ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating', 'concluded'] },
       reviews: {
         type: 'array',
         items: {
@@ -95,6 +95,15 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
         security: [{ bearer: [] }],
         ...withBody('StepUp'),
         responses: { '200': { description: 'Token' }, '4XX': err },
+      },
+    },
+    '/api/peer/messages': {
+      post: {
+        summary: 'A message from a peer gateway: a review asked of a department here (notification, cancellation, deadline), or an opinion answered there',
+        description: "Peer gateways only, authenticated by their signature (a compact JWS, typ pag-message+jws, by a current key registered under the peer's gateway id) and the configuration's peers; a user's bearer token grants nothing here. An opinion carries the department's own signed message and a reviewer assertion by the peer (typ pag-reviewer+jwt). Refusals: PEER_UNKNOWN, PEER_NOT_ALLOWED, SIGNATURE_INVALID, KEY_NOT_VALID, MESSAGE_EXPIRED, MESSAGE_MISADDRESSED, CHANNEL_NOT_BOUND, DEPARTMENT_SIGNATURE_INVALID, MESSAGE_REPLAYED, REVIEWER_ASSERTION_INVALID, REVIEWER_NOT_AUTHORISED.",
+        security: [],
+        requestBody: { required: true, content: { 'application/jose': { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' } } } },
+        responses: { '200': { description: 'Accepted (duplicate: true for a message id seen before)', ...json({ type: 'object', properties: { ok: { type: 'boolean' }, duplicate: { type: 'boolean' }, caseId: { type: 'string' }, caseStatus: { type: 'string' } } }) }, '4XX': err },
       },
     },
     '/api/me': { get: { summary: 'Who is logged in: user name, role, department', security: [{ bearer: [] }], responses: { '200': { description: 'OK' }, '4XX': err } } },

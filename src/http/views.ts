@@ -1,6 +1,7 @@
 // How cases look to API clients: ISO-8601 instants, department names, identity numbers masked for roles that need not see them.
 import type { Department } from '../domain/routing.js';
 import type { Case, Role } from '../domain/types.js';
+import { mirrorOrigin } from '../domain/mirror.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -18,6 +19,8 @@ export function caseView(c: Case, role: Role, departments: (id: string) => Depar
   return {
     id: c.id,
     reference: c.reference,
+    // A mirror case (a review another gateway asked for): that gateway and its reference; its deadlines are the reviews' dueAt.
+    origin: mirrorOrigin(c),
     status: c.status,
     statusReason: c.statusReason,
     refusedRule: c.refusedRule,

@@ -11,6 +11,8 @@ import type { Hub } from '../bus/hub.js';
 import type { Clock } from '../clock.js';
 import { provinceRows } from '../province/push.js';
 import { loadCase, loadCases, nextCounter, reserveCounter, writeChanges, type CaseChange, type OutboxInsert } from '../store/case-repo.js';
+import type { SignedWire } from '../../adapters/adapter.js';
+import { cancelMirror, mirrorOrigin, openMirror, originDeadline, type MirrorRequest } from '../domain/mirror.js';
 import { isUniqueViolation, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Filters of the case list. */
@@ -29,6 +31,10 @@ export interface InboundRef {
   kind: string;
   /** Set when the message id had been seen: the call changed nothing. */
   duplicate?: boolean;
+  /** The department's signed message as received: an answer about a mirror case goes back to its origin with it. */
+  wire?: SignedWire;
+  /** Who answered, as this gateway identified them (a reviewer with password and one-time code). */
+  reviewer?: { username: string; role: string; amr: string[] };
 }
 
 /** Case-reference serials an instance reserves at once on PostgreSQL. */
@@ -194,7 +200,7 @@ export class CaseService {
         if (seen) return { duplicate: true as const, caseId: id };
       }
       const t = await step(before, sql);
-      await this.persist(sql, before, t, actor);
+      await this.persist(sql, before, t, actor, inbound ? this.forwardRows(t, inbound) : []);
       if (inbound) {
         await sql.run('INSERT INTO inbox (message_id, kind, case_id, received_at, result) VALUES ($1, $2, $3, $4, $5)', [
           inbound.messageId, inbound.kind, id, this.clock.now(), JSON.stringify({ status: t.case.status }),
@@ -210,12 +216,79 @@ export class CaseService {
     return result.case;
   }
 
-  private async persist(sql: Sql, before: Case, t: wf.Transition, actor: Actor): Promise<void> {
+  private async persist(sql: Sql, before: Case | undefined, t: wf.Transition, actor: Actor, extra: OutboxInsert[] = []): Promise<void> {
     if (t.events.length === 0) return;
     await writeChanges(sql, [{ before, after: t.case, at: t.case.updatedAt, events: t.events.map((e) => ({ ...e, actor })) }], [
       ...this.outboxRows(t.case.id, t.outgoing, t.case.updatedAt),
+      ...extra,
       ...provinceRows(this.config, t.case, t.events, t.case.updatedAt),
     ]);
+  }
+
+  /**
+   * A department's answer about a mirror case goes back to the origin gateway in the same transaction (outbox: retried,
+   * never lost), with the department's signed message as received, so the origin checks that signature itself, and who
+   * answered, which this gateway asserts (it identified the reviewer). An unsigned answer cannot be checked there: refused.
+   */
+  private forwardRows(t: wf.Transition, inbound: InboundRef): OutboxInsert[] {
+    const origin = mirrorOrigin(t.case);
+    if (!origin || t.events.length === 0 || inbound.kind !== 'opinion') return [];
+    if (!inbound.wire || !inbound.reviewer) fail('MESSAGE_UNSIGNED');
+    const peer = this.config.peers.find((p) => p.id === origin.gateway);
+    if (!peer) fail('PEER_UNKNOWN', { gatewayId: origin.gateway });
+    // The decision is the transition's first event (review.approved, .refused or .extended); cancellations follow it.
+    const answered = t.case.reviews.find((r) => r.departmentId === t.events[0]!.data.departmentId);
+    if (!answered) return [];
+    const payload = {
+      caseId: t.case.id,
+      departmentId: answered.departmentId,
+      department: inbound.wire,
+      reviewer: { username: inbound.reviewer.username, departmentId: answered.departmentId, role: inbound.reviewer.role, level: answered.level, amr: inbound.reviewer.amr },
+    };
+    return [{ id: randomUUID(), caseId: t.case.id, departmentId: peer.id, adapter: peer.adapter, kind: 'opinion', payload: JSON.stringify(payload), nextAttemptAt: Date.now(), at: t.case.updatedAt }];
+  }
+
+  /** A review a peer gateway asks for: opens or adds to its mirror case, once per message id (the peer's outbox id). */
+  async openMirror(req: MirrorRequest, actor: Actor, inbound: InboundRef): Promise<Case> {
+    const result = await this.db.tx(async (sql) => {
+      // A case of this gateway's own pending for the same enterprise and division meets the unique index: say so, rather
+      // than fail as INTERNAL and have the peer retry for ever.
+      const pending = await this.pendingCaseId(sql, req.application);
+      if (pending && pending !== req.caseId) fail('DUPLICATE_APPLICATION', { enterpriseName: req.application.enterpriseName, divisionCode: req.application.divisionCode, caseId: pending });
+      if (await sql.get('SELECT 1 AS x FROM inbox WHERE message_id = $1', [inbound.messageId])) return { duplicate: true as const };
+      const before = await loadCase(sql, req.caseId, true);
+      const t = openMirror(before, req, this.ctx(), actor);
+      await this.persist(sql, before, t, actor);
+      await sql.run('INSERT INTO inbox (message_id, kind, case_id, received_at, result) VALUES ($1, $2, $3, $4, $5)', [inbound.messageId, inbound.kind, req.caseId, this.clock.now(), JSON.stringify({ status: t.case.status })]);
+      return { duplicate: false as const, case: t.case };
+    });
+    if (result.duplicate) {
+      inbound.duplicate = true;
+      return this.get(req.caseId);
+    }
+    this.hub.committed({ outbox: true, events: true });
+    return result.case;
+  }
+
+  /** The origin gateway cancelled a mirrored review. */
+  cancelMirror(caseId: string, originGateway: string, departmentId: string, reason: string, actor: Actor, inbound: InboundRef): Promise<Case> {
+    return this.mutate(caseId, actor, (c) => {
+      // Only the gateway a mirror case came from speaks for it; to any other, the case does not exist.
+      if (mirrorOrigin(c)?.gateway !== originGateway) fail('NOT_FOUND', { what: 'case' });
+      return cancelMirror(c, departmentId, reason, this.ctx());
+    }, inbound);
+  }
+
+  /** The origin gateway's deadline for a mirrored review: kept for a delivery still to come, and set on the review now if delivered. */
+  originDeadline(caseId: string, originGateway: string, departmentId: string, dueAt: number, provisional: boolean, actor: Actor, inbound: InboundRef): Promise<Case> {
+    return this.mutate(caseId, actor, async (c, sql) => {
+      if (mirrorOrigin(c)?.gateway !== originGateway) fail('NOT_FOUND', { what: 'case' });
+      await sql.run(
+        'INSERT INTO peer_deadlines (case_id, department_id, due_at, provisional) VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, department_id) DO UPDATE SET due_at = $3, provisional = $4',
+        [caseId, departmentId, dueAt, provisional ? 1 : 0],
+      );
+      return originDeadline(c, departmentId, dueAt, provisional, this.ctx());
+    }, inbound);
   }
 
   private outboxRows(caseId: string, intents: OutgoingIntent[], now: number): OutboxInsert[] {
@@ -333,15 +406,46 @@ export class CaseService {
     if (items.length === 0) return 0;
     const cases = await loadCases(sql, items.map((i) => i.caseId), true);
     const ctx = this.ctx();
+    const originDue = await this.originDeadlines(sql, [...cases.values()].filter((c) => mirrorOrigin(c)).map((c) => c.id));
     return this.persistAll(
       sql,
       cases,
       items.map((item) => ({
         caseId: item.caseId,
         actor: { kind: 'system', id: 'dispatcher', role: 'dispatcher', adapter: item.via, instance: this.instance },
-        apply: (c: Case) => wf.markDelivered(c, item.departmentId, ctx, item.via),
+        apply: (c: Case) => this.delivered(c, item.departmentId, ctx, item.via, originDue.get(`${c.id}|${item.departmentId}`)),
       })),
     );
+  }
+
+  /**
+   * A delivery, with the two peering cases: a mirrored review takes the origin gateway's deadline when it is known (the
+   * origin's is authoritative), and a review delivered to a peer gateway sends the peer the deadline it starts.
+   */
+  private delivered(c: Case, departmentId: string, ctx: wf.WorkflowContext, via: string, originDue: { dueAt: number; provisional: boolean } | undefined): wf.Transition {
+    const t = wf.markDelivered(c, departmentId, ctx, via);
+    if (t.events.length === 0) return t;
+    const r = t.case.reviews.find((x) => x.departmentId === departmentId)!;
+    if (originDue) {
+      r.dueAt = originDue.dueAt;
+      r.provisional = originDue.provisional;
+      t.events[0]!.data.dueAt = new Date(originDue.dueAt).toISOString();
+      t.events[0]!.data.origin = true;
+    }
+    const dep = this.departments.get(departmentId);
+    if (dep && this.config.adapters[dep.adapter]?.kind === 'gateway') {
+      t.outgoing.push({ departmentId, kind: 'deadline', payload: { caseId: c.id, reference: c.reference, departmentId, dueAt: new Date(r.dueAt!).toISOString(), provisional: r.provisional } });
+    }
+    return t;
+  }
+
+  private async originDeadlines(sql: Sql, caseIds: string[]): Promise<Map<string, { dueAt: number; provisional: boolean }>> {
+    const out = new Map<string, { dueAt: number; provisional: boolean }>();
+    if (caseIds.length === 0) return out;
+    const rows = await sql.all<{ case_id: string; department_id: string; due_at: number | string; provisional: number }>(
+      `SELECT case_id, department_id, due_at, provisional FROM peer_deadlines WHERE case_id IN (${placeholders(caseIds.length)})`, caseIds);
+    for (const r of rows) out.set(`${r.case_id}|${r.department_id}`, { dueAt: Number(r.due_at), provisional: !!r.provisional });
+    return out;
   }
 
   /** Fires due deadlines: deemed approvals, overdue licences and permits. Returns how many fired. */

@@ -79,10 +79,17 @@ export function loadBindings(certsDir: string, config: GatewayConfig): Map<strin
   return out;
 }
 
+/** Departments served by a peer gateway (their adapter is of kind gateway). */
+export function peeredDepartments(config: GatewayConfig): Set<string> {
+  return new Set(config.departments.filter((d) => config.adapters[d.adapter]?.kind === 'gateway').map((d) => d.id));
+}
+
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
   private bindings: Map<string, LoadedBinding | string>;
   private hosted: Set<string>;
+  /** Departments another gateway serves: their answers come only through that peer (src/peer), never over this gateway's channels. */
+  private peered: Set<string>;
   private readonly cases: CaseService;
   private readonly followUps: FollowUpService;
 
@@ -101,6 +108,7 @@ export class InboundService implements Inbound {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
     this.bindings = loadBindings(trust.certsDir, config);
     this.hosted = new Set(config.departments.filter((d) => d.hosted).map((d) => d.id));
+    this.peered = peeredDepartments(config);
   }
 
   /** Departments and their channels after an administrator's change. */
@@ -108,6 +116,7 @@ export class InboundService implements Inbound {
     this.adapterOf = new Map(config.departments.map((d) => [d.id, d.adapter]));
     this.bindings = loadBindings(this.trust.certsDir, config);
     this.hosted = new Set(config.departments.filter((d) => d.hosted).map((d) => d.id));
+    this.peered = peeredDepartments(config);
   }
 
   /**
@@ -136,7 +145,7 @@ export class InboundService implements Inbound {
     try {
       if (wire.format === 'xmldsig' && !this.trust.signatures.required && !xmlIsSigned(wire.raw)) return await this.accept(readIncoming(wire.raw).msg, channel);
       const { msg, actor } = await this.check(wire, claims, channel, expect, contentHash);
-      r = await this.effect(msg, channel, actor);
+      r = await this.effect(msg, channel, actor, wire);
     } catch (e) {
       r = await this.refused(e, channel, claims, wire.raw);
     }
@@ -221,6 +230,7 @@ export class InboundService implements Inbound {
   /** A configured adapter carries only its own departments' messages; a department's own queue only that department's. */
   private checkChannel(departmentId: string, channel: Channel): void {
     if (!this.adapterOf.has(departmentId)) throw new GatewayError('UNKNOWN_DEPARTMENT', { departmentId });
+    if (this.peered.has(departmentId)) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
     const endpoint = GATEWAY_ENDPOINTS.has(channel.adapter);
     if (!endpoint && this.adapterOf.get(departmentId) !== channel.adapter) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
     if (channel.department !== undefined && channel.department !== departmentId) throw new GatewayError('CHANNEL_NOT_BOUND', { departmentId, channel: channel.adapter });
@@ -290,13 +300,15 @@ export class InboundService implements Inbound {
   }
 
   /** The message's effect, once per message id. */
-  private async effect(msg: IncomingMessage, channel: Channel, actor: Actor): Promise<InboundResult> {
+  private async effect(msg: IncomingMessage, channel: Channel, actor: Actor, wire?: SignedWire): Promise<InboundResult> {
+    // Kept with the effect: an answer about a mirror case goes back to its origin gateway with the signed message as received.
+    const forward = wire && actor.kind === 'user' ? { wire, reviewer: { username: actor.id, role: actor.role ?? 'reviewer', amr: ['pwd', 'otp'] } } : {};
     switch (msg.kind) {
       case 'opinion': {
         if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
         if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
         const decision = msg.decision;
-        const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref));
+        const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref), forward);
         return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
       }
       case 'permit': {
@@ -351,9 +363,9 @@ export class InboundService implements Inbound {
    * one that counts runs inside the case's transaction, under its lock, so a copy racing the original (a broker
    * redelivery, two gateways) is recognised there and changes nothing.
    */
-  private async once(msg: IncomingMessage, effect: (ref: InboundRef) => Promise<Case>): Promise<{ duplicate: boolean; c: Case }> {
+  private async once(msg: IncomingMessage, effect: (ref: InboundRef) => Promise<Case>, extra: Partial<InboundRef> = {}): Promise<{ duplicate: boolean; c: Case }> {
     if (await this.seen(msg.messageId)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
-    const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind };
+    const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind, ...extra };
     const c = await effect(ref);
     return { duplicate: ref.duplicate === true, c };
   }

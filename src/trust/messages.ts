@@ -9,6 +9,7 @@ import { readXml } from '../xml/read.js';
 import { signEnvelope, verifyEnvelope, type Envelope } from './envelope.js';
 import type { KeyRegistry } from './keys.js';
 import { signXml, verifyXml } from './xmldsig.js';
+import { mintAssertion, type ReviewerFacts } from '../peer/assertion.js';
 
 /** The registry owner of this gateway's own keys (its messages name the gateway's id as sender). */
 export const GATEWAY_OWNER = 'gateway';
@@ -42,6 +43,18 @@ export class GatewaySigner implements MessageSigner {
 
   async json(msg: OutgoingMessage): Promise<string> {
     const jws = await signEnvelope(this.keys, GATEWAY_OWNER, { messageId: msg.id, sender: this.gatewayId, receiver: msg.departmentId, caseId: msg.caseId, kind: msg.kind, body: msg.payload });
+    await this.remember(jws, msg);
+    return jws;
+  }
+
+  async peer(msg: OutgoingMessage, receiver: string): Promise<string> {
+    let body = msg.payload;
+    if (msg.kind === 'opinion') {
+      // An answer to a peer: the reviewer, as this gateway identified them, is asserted afresh for this attempt.
+      const { reviewer, ...rest } = msg.payload as { reviewer: ReviewerFacts } & Record<string, unknown>;
+      body = { ...rest, assertion: await mintAssertion(this.keys, this.gatewayId, receiver, reviewer) };
+    }
+    const jws = await signEnvelope(this.keys, GATEWAY_OWNER, { messageId: msg.id, sender: this.gatewayId, receiver, caseId: msg.caseId, kind: msg.kind, body });
     await this.remember(jws, msg);
     return jws;
   }

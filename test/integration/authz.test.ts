@@ -153,12 +153,26 @@ for (const kind of STORES) {
       const doc = (await call(run.base, null, 'GET', '/openapi.json')).body;
       const documented = new Set<string>();
       for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
-        if (['/api/auth/login', '/healthz', '/metrics'].includes(p)) continue; // public by design
+        // Public by design; the peer endpoint authenticates gateways by signature (see the test of it below).
+        if (['/api/auth/login', '/healthz', '/metrics', '/api/peer/messages'].includes(p)) continue;
         for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${p}`);
       }
       const covered = new Set(OPS.map((o) => `${o.method} ${templateOf(o.path)}`));
       expect([...documented].filter((k) => !covered.has(k)), 'documented but not in the matrix').to.deep.equal([]);
       expect([...covered].filter((k) => !documented.has(k)), 'in the matrix but not documented').to.deep.equal([]);
+    });
+
+    it("answers the peer endpoint alike whatever user token comes with it: only a peer gateway's signature counts", async function () {
+      const doc = (await call(run.base, null, 'GET', '/openapi.json')).body;
+      expect(doc.paths['/api/peer/messages'].post.security).to.deep.equal([]);
+      const unsigned = (t: string | null) => fetch(`${run.base}/api/peer/messages`, { method: 'POST', headers: { 'content-type': 'application/jose', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body: 'a.b.c' });
+      for (const t of [null, ...ROLES.map((r) => token[r]!)]) {
+        const r = await unsigned(t);
+        expect(r.status).to.equal(403);
+        expect(((await r.json()) as { error: { code: string } }).error.code).to.equal('PEER_UNKNOWN');
+        const plain = await call(run.base, t, 'POST', '/api/peer/messages', { kind: 'opinion' });
+        expect([plain.status, plain.code]).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE']);
+      }
     });
 
     it('refuses every route without a token (401) and with a forged one', async function () {

@@ -22,6 +22,8 @@ function applicationBlock(c) {
       row(t('f.divisionCode'), a.divisionCode),
       row(t('f.investors'), a.investors.map((i) => `${i.name} (${i.idNumber})`).join('；')),
       row(t('f.contact'), `${a.contact.name} ${a.contact.phone}${a.contact.email ? ' ' + a.contact.email : ''}`),
+      // A mirror case: the review another gateway asked for, whose deadline that gateway sets.
+      c.origin ? row(t('case.origin'), h('span', { 'data-field': 'origin' }, t('case.originText', { gateway: c.origin.gateway, ref: c.origin.reference }))) : null,
       c.statusReason ? row(t('case.reason'), h('span', { 'data-field': 'statusReason' }, c.statusReason)) : null,
       c.refusedRule ? row(t('case.refusedRule'), c.refusedRule) : null));
 }

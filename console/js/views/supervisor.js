@@ -5,7 +5,7 @@ import { h, replace, s } from '../dom.js';
 import { fmtDate, t } from '../i18n.js';
 import { errorBlock, table } from './common.js';
 
-const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating'];
+const STATUSES = ['submitted', 'returned', 'refused', 'in_review', 'terminated', 'awaiting_licence', 'licensed', 'operating', 'concluded'];
 
 /** Horizontal bars, one group per label; values are also written as text so the chart reads without colour. */
 function barChart(title, labels, series) {
