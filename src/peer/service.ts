@@ -5,27 +5,12 @@ import type { GatewayConfig, Peer } from '../config/load.js';
 import { GatewayError, type ErrorCode } from '../domain/errors.js';
 import type { Actor, Application, Case, Level } from '../domain/types.js';
 import type { CaseService, InboundRef } from '../service/cases.js';
-import { REFUSED_RAW_LIMIT } from '../service/inbound.js';
-import { appendEvents } from '../store/case-repo.js';
+import { recordRefusal, refusal, Untrusted, type Factor, type Refusal } from '../service/refusals.js';
 import type { Db } from '../store/sql.js';
 import { verifyEnvelope, type Envelope } from '../trust/envelope.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf, verifyIncoming, wireHash, type Claims } from '../trust/messages.js';
 import { verifyAssertion } from './assertion.js';
-
-type Refusal = Extract<InboundResult, { ok: false }>;
-type Factor = 'channel' | 'signature' | 'message' | 'reviewer';
-
-/** A failed trust check: the code the peer gets, and for the record which factor failed and why. */
-class Untrusted extends Error {
-  constructor(
-    readonly error: GatewayError,
-    readonly factor: Factor,
-    readonly reason: string,
-  ) {
-    super(error.message);
-  }
-}
 
 const untrusted = (code: ErrorCode, params: Record<string, unknown>, f: Factor, reason?: string) => {
   const e = new GatewayError(code, params);
@@ -197,7 +182,7 @@ export class PeerService {
     if (!(e instanceof Untrusted)) {
       if (e instanceof GatewayError) {
         this.log.info({ messageId: claims.messageId, kind: claims.kind, peer: claims.sender, code: e.code }, 'peer message refused');
-        return { ok: false, code: e.code, httpStatus: e.status, message: e.message, retryable: e.retryable };
+        return refusal(e);
       }
       this.log.error({ messageId: claims.messageId, err: (e as Error).message }, 'peer message failed');
       return { ok: false, code: 'INTERNAL', httpStatus: 500, message: 'Internal error; try again.', retryable: true };
@@ -207,12 +192,7 @@ export class PeerService {
     this.log.warn(record, 'peer message refused');
     const at = Date.now();
     try {
-      await this.db.tx(async (sql) => {
-        await sql.run('INSERT INTO refused_messages (at, channel, claimed_sender, message_id, kind, case_id, code, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-          at, channel, record.claimedSender, record.messageId, record.kind, record.caseId, code, `${e.factor}: ${e.reason}`, raw.slice(0, REFUSED_RAW_LIMIT).replace(/\u0000/g, '\uFFFD'),
-        ]);
-        await appendEvents(sql, null, at, { kind: 'adapter', id: channel, adapter: channel }, [{ action: 'message.refused', data: record }]);
-      });
+      await this.db.tx((sql) => recordRefusal(sql, at, { kind: 'adapter', id: channel, adapter: channel }, record, raw));
       this.ctx.committed();
     } catch (err) {
       this.log.error({ err: (err as Error).message, code }, 'refused peer message not recorded');

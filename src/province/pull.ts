@@ -4,8 +4,8 @@ import type { GatewayConfig, ProvincePullConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
 import { planPage, type Gap, type Identified, type PagePlan } from '../domain/province-change.js';
 import type { DomainEvent } from '../domain/types.js';
-import { REFUSED_RAW_LIMIT } from '../service/inbound.js';
-import { appendEvents, type OutboxInsert } from '../store/case-repo.js';
+import { recordRefusal } from '../service/refusals.js';
+import type { OutboxInsert } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
 import type { KeyRegistry } from '../trust/keys.js';
 import { claimsOf } from '../trust/messages.js';
@@ -363,10 +363,7 @@ export class ProvincePuller {
     const record = { channel: PULL_CHANNEL, claimedSender: claims.sender ?? null, messageId: claims.messageId ?? null, kind: claims.kind ?? PAGE_KIND, caseId: null, code: e.code, reason: e.message };
     this.log.warn(record, 'province page refused');
     await this.db.tx(async (sql) => {
-      await sql.run('INSERT INTO refused_messages (at, channel, claimed_sender, message_id, kind, case_id, code, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-        at, PULL_CHANNEL, record.claimedSender, record.messageId, record.kind, null, e.code, e.message.slice(0, 1000), (raw ?? '').slice(0, REFUSED_RAW_LIMIT).replace(/\u0000/g, '\uFFFD'),
-      ]);
-      await appendEvents(sql, null, at, { kind: 'system', id: 'province-pull', role: 'dispatcher' }, [{ action: 'message.refused', data: record }]);
+      await recordRefusal(sql, at, { kind: 'system', id: 'province-pull', role: 'dispatcher' }, record, raw ?? '');
       await noteFailure(sql, this.source, e.code, e.message, at, true);
     });
     this.committed({ outbox: false });

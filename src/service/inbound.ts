@@ -6,7 +6,6 @@ import type { GatewayConfig } from '../config/load.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Actor, Case } from '../domain/types.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { appendEvents } from '../store/case-repo.js';
 import type { Db } from '../store/sql.js';
 import { DepartmentSigner } from '../trust/department.js';
 import type { KeyRegistry } from '../trust/keys.js';
@@ -16,30 +15,13 @@ import type { Principal, TokenService } from '../trust/tokens.js';
 import { readIncoming } from '../xml/approval.js';
 import type { CaseService, InboundRef } from './cases.js';
 import type { FollowUpService } from './followups.js';
+import { recordRefusal, refusal, Untrusted, type Factor, type Refusal } from './refusals.js';
 
 /** Endpoints the gateway itself serves; a message arriving there is bound to its department by the reviewer's token. */
 export const GATEWAY_ENDPOINTS = new Set(['rest', 'soap', 'xml']);
 
-/** How much of a refused message is kept for inspection. */
-export const REFUSED_RAW_LIMIT = 8192;
 
-type Refusal = Extract<InboundResult, { ok: false }>;
 
-const refusal = (e: GatewayError): Refusal => ({ ok: false, code: e.code, httpStatus: e.status, message: e.message, retryable: e.retryable });
-
-/** The three factors of an answer (channel, department's signature, reviewer), plus the message's own identity (replay, request). */
-type Factor = 'channel' | 'signature' | 'message' | 'reviewer';
-
-/** A trust check that failed: the caller's error, and for the record which factor failed and why (never sent to the caller). */
-class Untrusted extends Error {
-  constructor(
-    readonly error: GatewayError,
-    readonly factor: Factor,
-    readonly reason: string,
-  ) {
-    super(error.message);
-  }
-}
 
 /** Runs a check and labels a catalogued failure with its factor. */
 async function factor<T>(f: Factor, check: () => Promise<T> | T): Promise<T> {
@@ -283,15 +265,7 @@ export class InboundService implements Inbound {
     const record = { channel: channel.adapter, claimedSender: claims.sender ?? null, messageId: claims.messageId ?? null, kind: claims.kind ?? null, caseId: claims.caseId ?? null, code, factor: e.factor, reason: e.reason };
     this.log.warn(record, 'incoming message refused');
     try {
-      await this.db.tx(async (sql) => {
-        await sql.run('INSERT INTO refused_messages (at, channel, claimed_sender, message_id, kind, case_id, code, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-          at, record.channel, record.claimedSender, record.messageId, record.kind, record.caseId, code, `${e.factor}: ${e.reason}`,
-          // NUL as U+FFFD: PostgreSQL text cannot hold it, and the refusal would go unrecorded.
-          raw.slice(0, REFUSED_RAW_LIMIT).replace(/\u0000/g, '\uFFFD'),
-        ]);
-        // Not on the case (caseId null): a refused message leaves the case and its timeline as they were.
-        await appendEvents(sql, null, at, { kind: 'adapter', id: channel.adapter, adapter: channel.adapter }, [{ action: 'message.refused', data: record }]);
-      });
+      await this.db.tx((sql) => recordRefusal(sql, at, { kind: 'adapter', id: channel.adapter, adapter: channel.adapter }, record, raw));
       this.trust.committed();
     } catch (err) {
       this.log.error({ err: (err as Error).message, code }, 'refused message not recorded');
