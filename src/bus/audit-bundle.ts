@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { GatewayError } from '../domain/errors.js';
 import type { Db } from '../store/sql.js';
-import type { KeyAlg, KeyRegistry, KeyStatus } from '../trust/keys.js';
+import type { KeyEntry, KeyRegistry } from '../trust/keys.js';
 import { GATEWAY_OWNER } from '../trust/messages.js';
 import { ChainWalker, type ChainProblem, type ChainRow } from './audit.js';
 import { checkCheckpoints, loadCheckpoints, type CheckpointKeys, type StoredCheckpoint } from './checkpoints.js';
@@ -26,17 +26,7 @@ export interface BundleHeader {
 }
 
 /** A public key that signed checkpoints: SPKI PEM, with the registry's algorithm, status and validity window. */
-export interface BundleKey {
-  type: 'key';
-  kid: string;
-  owner: string;
-  alg: KeyAlg;
-  status: KeyStatus;
-  notBefore: string;
-  notAfter: string;
-  revokedAt?: string;
-  spki: string;
-}
+export type BundleKey = { type: 'key'; spki: string } & Pick<KeyEntry, 'kid' | 'owner' | 'alg' | 'status' | 'notBefore' | 'notAfter' | 'revokedAt'>;
 
 export type BundleCheckpoint = { type: 'checkpoint' } & StoredCheckpoint;
 
