@@ -8,7 +8,7 @@ import { AdapterError, type Adapter, type AdapterHealth } from '../adapters/adap
 import { createAdapter } from '../adapters/index.js';
 import { Dispatcher } from './bus/dispatcher.js';
 import { Hub } from './bus/hub.js';
-import { Checkpointer } from './bus/checkpoints.js';
+import { Checkpointer, checkpointPolicy } from './bus/checkpoints.js';
 import { Sealer } from './bus/sealer.js';
 import { Timekeeper } from './bus/timekeeper.js';
 import { calendarVersion, loadCalendarFromDb, seedCalendar, setDay, setYear, type DayKind } from './calendar/calendar-store.js';
@@ -76,7 +76,7 @@ export class Gateway {
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
   readonly sealer: Sealer;
-  /** Signs the audit chain's head at intervals (PAG_CHECKPOINT_EVENTS, PAG_CHECKPOINT_SECONDS) and when the gateway stops. */
+  /** Signs the audit chain's head at intervals (gateway.auditCheckpoint, or PAG_CHECKPOINT_EVENTS and PAG_CHECKPOINT_SECONDS) and when the gateway stops. */
   readonly checkpoints: Checkpointer;
   readonly metrics: GatewayMetrics;
   /** Every incoming department message, whatever its channel, goes through here. */
@@ -133,7 +133,7 @@ export class Gateway {
     this.timekeeper = new Timekeeper(this.cases, clock, log.child({ module: 'timekeeper' }), { batch, pollMs, onFired: (n) => this.metrics.deadlines.inc(n) });
     // Demo keys are published; a production configuration neither signs with nor accepts them.
     this.keys = new KeyRegistry(settings.certsDir, config.gateway.environment === 'production');
-    this.checkpoints = new Checkpointer(db, this.keys, config.gateway.id, log.child({ module: 'audit' }));
+    this.checkpoints = new Checkpointer(db, this.keys, config.gateway.id, log.child({ module: 'audit' }), () => checkpointPolicy(this.cfg.gateway.auditCheckpoint));
     this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs }, this.checkpoints);
     this.signer = new GatewaySigner(this.keys, config.gateway.id, db);
     this.inbound = new InboundService(db, config, { cases: this.cases, followUps: this.followUps }, this.dispatcher, tokens, log.child({ module: 'inbound' }), {

@@ -157,10 +157,13 @@ export interface CheckpointPolicy {
   everySeconds: number;
 }
 
-/** PAG_CHECKPOINT_EVENTS and PAG_CHECKPOINT_SECONDS, defaulting to 1000 events and 60 seconds. */
-export function checkpointPolicy(env: NodeJS.ProcessEnv = process.env): CheckpointPolicy {
-  const n = (v: string | undefined, d: number) => (Number(v) > 0 ? Number(v) : d);
-  return { everyEvents: n(env.PAG_CHECKPOINT_EVENTS, 1000), everySeconds: n(env.PAG_CHECKPOINT_SECONDS, 60) };
+/**
+ * The configuration's gateway.auditCheckpoint, where PAG_CHECKPOINT_EVENTS and PAG_CHECKPOINT_SECONDS override it (as
+ * every environment setting overrides the file); 1000 events and 60 seconds where neither says.
+ */
+export function checkpointPolicy(configured: Partial<CheckpointPolicy> = {}, env: NodeJS.ProcessEnv = process.env): CheckpointPolicy {
+  const n = (v: string | undefined, d: number | undefined, dflt: number) => (Number(v) > 0 ? Number(v) : (d ?? dflt));
+  return { everyEvents: n(env.PAG_CHECKPOINT_EVENTS, configured.everyEvents, 1000), everySeconds: n(env.PAG_CHECKPOINT_SECONDS, configured.everySeconds, 60) };
 }
 
 /** Decides when the sealer's work is signed; a failure to sign is logged and retried later, never stops sealing. */
@@ -173,13 +176,19 @@ export class Checkpointer {
     private readonly keys: KeyRegistry,
     private readonly gateway: string,
     private readonly log: Logger,
-    readonly policy: CheckpointPolicy = checkpointPolicy(),
+    /** Read at each sealing pass, so a configuration change applies without a restart. */
+    private readonly policyNow: () => CheckpointPolicy = () => checkpointPolicy(),
   ) {}
+
+  get policy(): CheckpointPolicy {
+    return this.policyNow();
+  }
 
   /** Counts events sealed by this gateway and signs when the policy says so. */
   async sealed(n: number): Promise<void> {
     this.sealedSince += n;
-    const due = this.sealedSince >= this.policy.everyEvents || (this.sealedSince > 0 && Date.now() - this.lastAt >= this.policy.everySeconds * 1000);
+    const policy = this.policyNow();
+    const due = this.sealedSince >= policy.everyEvents || (this.sealedSince > 0 && Date.now() - this.lastAt >= policy.everySeconds * 1000);
     if (due) await this.now();
   }
 

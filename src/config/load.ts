@@ -35,6 +35,8 @@ export interface GatewayConfig {
     bodyLimitBytes: number;
     /** HTTPS for the gateway's own endpoints: certificate and key files under the certificates folder. */
     tls?: { cert: string; key: string };
+    /** When the audit chain's head is signed (environment settings override); absent fields take 1000 events and 60 s. */
+    auditCheckpoint?: { everyEvents?: number; everySeconds?: number };
     /** Login and step-up throttling; absent fields take the guard's defaults. */
     login?: { maxAttemptsPerAddress?: number; addressWindowSeconds?: number; maxFailures?: number; lockSeconds?: number };
   };

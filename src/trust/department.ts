@@ -25,7 +25,7 @@ export class DepartmentSigner {
   ) {}
 
   /** The compact JWS of an answer's envelope (REST API, AMQP). */
-  jws(msg: IncomingMessage, o: SignOptions = {}): Promise<string> {
+  jws(msg: IncomingMessage, o: SignOptions = {}): string {
     const body: Record<string, unknown> =
       msg.kind === 'opinion'
         ? { decision: msg.decision, reasons: msg.reasons ?? null }

@@ -29,26 +29,39 @@ export function messageHash(jws: string): string {
 }
 
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-/** The protected header of each signing key, encoded once: it depends on the key alone. */
+/** The protected header of each signing key with its separating dot, encoded once: it depends on the key alone. */
 const headers = new Map<string, string>();
+
+// Messages signed in the same millisecond share one issuedAt text; formatting a date cost a fiftieth of an ES256 signature.
+let isoMs = Number.NaN;
+let isoText = '';
+function isoAt(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
 
 /**
  * Signs an envelope with `owner`'s current key (the gateway's, or a simulated department's in demos and tests), as a
- * compact JWS (RFC 7515). Why node:crypto and not jose here: jose signs through WebCrypto, which for ES256 and EdDSA
+ * compact JWS (RFC 7515), synchronously (the signature is CPU work; a promise would only add its own cost). Why node:crypto and not jose here: jose signs through WebCrypto, which for ES256 and EdDSA
  * made a fifth to a quarter of the signatures per second that node:crypto makes with the same key (`npm run bench`,
  * signing phase). The signature itself is node:crypto's; ES256 uses JOSE's r||s form (ieee-p1363). Every signature is
  * checked by jose on the receiving side (verifyEnvelope), and the unit tests verify each algorithm's output with jose.
  */
-export async function signEnvelope(registry: KeyRegistry, owner: string, e: Omit<Envelope, 'protocolVersion' | 'issuedAt'> & { issuedAt?: string }, now = Date.now()): Promise<string> {
+export function signEnvelope(registry: KeyRegistry, owner: string, e: Omit<Envelope, 'protocolVersion' | 'issuedAt'> & { issuedAt?: string }, now = Date.now()): string {
   const { entry, key } = registry.signingKey(owner, now);
-  // Written field by field rather than spread: the spread of the caller's object cost as much as the JSON itself.
+  // Written field by field rather than spread: a spread (of the caller's object, or of an optional field) cost as much
+  // as the JSON itself.
   const envelope: Envelope = {
-    messageId: e.messageId, sender: e.sender, receiver: e.receiver, caseId: e.caseId, issuedAt: e.issuedAt ?? new Date(now).toISOString(),
-    protocolVersion: PROTOCOL_VERSION, kind: e.kind, body: e.body, ...(e.requestHash !== undefined ? { requestHash: e.requestHash } : {}),
+    messageId: e.messageId, sender: e.sender, receiver: e.receiver, caseId: e.caseId, issuedAt: e.issuedAt ?? isoAt(now),
+    protocolVersion: PROTOCOL_VERSION, kind: e.kind, body: e.body,
   };
+  if (e.requestHash !== undefined) envelope.requestHash = e.requestHash;
   let header = headers.get(entry.kid);
-  if (header === undefined) headers.set(entry.kid, (header = b64url(JSON.stringify({ alg: entry.alg, kid: entry.kid, typ: TYP }))));
-  const input = `${header}.${b64url(JSON.stringify(envelope))}`;
+  if (header === undefined) headers.set(entry.kid, (header = `${b64url(JSON.stringify({ alg: entry.alg, kid: entry.kid, typ: TYP }))}.`));
+  const input = header + b64url(JSON.stringify(envelope));
   // base64url text is ASCII, so latin1 gives the same bytes with the cheapest conversion.
   const signature = sign(entry.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input, 'latin1'), entry.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
   return `${input}.${signature.toString('base64url')}`;

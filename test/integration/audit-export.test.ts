@@ -7,16 +7,12 @@ import { registryKeys } from '../../src/bus/checkpoints.js';
 import { auditExport, auditVerifyBundle } from '../../src/cli/audit.js';
 import type { Db } from '../../src/store/sql.js';
 import { KeyRegistry } from '../../src/trust/keys.js';
-import { application, client, freshStore, login, startGateway, STORES, testSettings, type Running } from '../support/harness.js';
+import { application, client, freshStore, login, startGateway, STORES, testSettings, type Running, writeConfig } from '../support/harness.js';
 
-/** Starts a gateway that signs a checkpoint every `every` events sealed. */
-async function startSigning(db: Db, every: string): Promise<Running> {
-  process.env.PAG_CHECKPOINT_EVENTS = every;
-  try {
-    return await startGateway(db, {}, { dispatch: false });
-  } finally {
-    delete process.env.PAG_CHECKPOINT_EVENTS;
-  }
+/** Starts a gateway whose configuration file says to sign a checkpoint every `every` events sealed. */
+async function startSigning(store: Awaited<ReturnType<typeof freshStore>>, every: number): Promise<Running> {
+  const file = writeConfig(store.dir, `signing-${every}.json`, (cfg) => (cfg.gateway.auditCheckpoint = { everyEvents: every }));
+  return startGateway(store.db(), { configFile: file }, { dispatch: false });
 }
 
 async function submitAndAccept(run: Running, n: number, token?: string): Promise<void> {
@@ -41,7 +37,7 @@ for (const kind of STORES) {
 
     before(async function () {
       store = await freshStore(kind, 'audit_export');
-      run = await startSigning(store.db(), '4');
+      run = await startSigning(store, 4);
       await submitAndAccept(run, 4);
     });
     after(async function () {
@@ -156,8 +152,8 @@ if (STORES.includes('postgres')) {
   describe('audit checkpoints of two gateways on one PostgreSQL', function () {
     it('seal and sign side by side without conflicting checkpoints', async function () {
       const store = await freshStore('postgres', 'audit_two');
-      const a = await startSigning(store.db(), '2');
-      const b = await startSigning(store.db(), '2');
+      const a = await startSigning(store, 2);
+      const b = await startSigning(store, 2);
       try {
         // One after the other: a one-time code older than the last one used by the user is refused.
         const ta = await login(a.base, 'secretary', store.schema);

@@ -60,7 +60,7 @@ export function configB(dir: string, aUrl: string): string {
 }
 
 /** A peer message signed by `keys`' gateway key as `sender`. */
-export function peerMessage(keys: KeyRegistry, sender: string, receiver: string, kind: string, caseId: string | null, body: Record<string, unknown>, messageId = randomUUID()): Promise<string> {
+export function peerMessage(keys: KeyRegistry, sender: string, receiver: string, kind: string, caseId: string | null, body: Record<string, unknown>, messageId = randomUUID()): string {
   return signEnvelope(keys, 'gateway', { messageId, sender, receiver, caseId, kind, body });
 }
 

@@ -12,9 +12,10 @@ import { KeyRegistry, type KeyAlg } from '../../src/trust/keys.js';
 const T0 = Date.parse('2026-03-02T02:00:00Z');
 const DAY = 86_400_000;
 
-async function refusal(p: Promise<unknown>): Promise<{ code: string; details: Record<string, unknown> }> {
+/** The GatewayError that an operation (a promise, or a function that may throw at once) ends with. */
+async function refusal(p: Promise<unknown> | (() => unknown)): Promise<{ code: string; details: Record<string, unknown> }> {
   try {
-    await p;
+    await (typeof p === 'function' ? p() : p);
   } catch (e) {
     if (e instanceof GatewayError) return { code: e.code, details: e.details };
     throw e;
@@ -90,7 +91,7 @@ describe('signed messages and the key registry', function () {
     expect((await verifyEnvelope(other, jws, opts())).kid).to.equal(k.kid);
     reg.revoke(k.kid, T0);
     expect(await refusal(verifyEnvelope(other, jws, opts()))).to.deep.include({ code: 'KEY_NOT_VALID', details: { reason: 'key revoked', kid: k.kid } });
-    expect((await refusal(signEnvelope(reg, 'xw-fire', envelope(), T0))).code).to.equal('KEY_NOT_VALID');
+    expect((await refusal(() => signEnvelope(reg, 'xw-fire', envelope(), T0))).code).to.equal('KEY_NOT_VALID');
   });
 
   it('never signs with nor accepts a demo key when the configuration says production', async function () {
@@ -99,7 +100,7 @@ describe('signed messages and the key registry', function () {
     const jws = await signEnvelope(reg, 'xw-fire', envelope(), T0);
     const prod = new KeyRegistry(dir, true);
     expect(await refusal(verifyEnvelope(prod, jws, opts()))).to.deep.include({ code: 'KEY_NOT_VALID', details: { reason: 'demo key in production', kid: dept.kid } });
-    expect((await refusal(signEnvelope(prod, 'gateway', envelope({ sender: 'gateway' }), T0))).details.reason).to.match(/demo keys are not used in production/);
+    expect((await refusal(() => signEnvelope(prod, 'gateway', envelope({ sender: 'gateway' }), T0))).details.reason).to.match(/demo keys are not used in production/);
   });
 
   it('imports a department public key as PKCS#1 (RSA, through node-rsa) or SPKI, refusing short RSA keys and other curves', async function () {
