@@ -1,5 +1,6 @@
 // Case service: runs each workflow step as one transaction that writes the state change, its audit events and its outbox messages.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { newRowId } from '../store/ids.js';
 import type { GatewayConfig } from '../config/load.js';
 import { evaluateEligibility } from '../domain/eligibility.js';
 import { fail, GatewayError } from '../domain/errors.js';
@@ -94,7 +95,7 @@ export class CaseService {
         // The serial is padded to six digits but never truncated: a busy day simply gets longer references.
         const reference = `${app.divisionCode}-${day}-${String(serial).padStart(6, '0')}`;
         const c: Case = {
-          id: randomUUID(),
+          id: newRowId(),
           reference,
           status: verdict.eligible ? 'submitted' : 'refused',
           application: app,
@@ -245,7 +246,7 @@ export class CaseService {
       department: inbound.wire,
       reviewer: { username: inbound.reviewer.username, departmentId: answered.departmentId, role: inbound.reviewer.role, level: answered.level, amr: inbound.reviewer.amr },
     };
-    return [{ id: randomUUID(), caseId: t.case.id, departmentId: peer.id, adapter: peer.adapter, kind: 'opinion', payload: JSON.stringify(payload), nextAttemptAt: Date.now(), at: t.case.updatedAt }];
+    return [{ id: newRowId(), caseId: t.case.id, departmentId: peer.id, adapter: peer.adapter, kind: 'opinion', payload: JSON.stringify(payload), nextAttemptAt: Date.now(), at: t.case.updatedAt }];
   }
 
   /** A review a peer gateway asks for: opens or adds to its mirror case, once per message id (the peer's outbox id). */
@@ -297,7 +298,7 @@ export class CaseService {
     return intents.map((i) => {
       const dep = this.departments.get(i.departmentId);
       if (!dep) fail('UNKNOWN_DEPARTMENT', { departmentId: i.departmentId });
-      return { id: randomUUID(), caseId, departmentId: i.departmentId, adapter: dep.adapter, kind: i.kind, payload: JSON.stringify(i.payload), nextAttemptAt: real, at: now };
+      return { id: newRowId(), caseId, departmentId: i.departmentId, adapter: dep.adapter, kind: i.kind, payload: JSON.stringify(i.payload), nextAttemptAt: real, at: now };
     });
   }
 

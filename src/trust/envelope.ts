@@ -29,6 +29,8 @@ export function messageHash(jws: string): string {
 }
 
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+/** Where signing inputs are written; grown when a message is longer. Signing is synchronous, so one buffer serves all. */
+let scratch = Buffer.allocUnsafe(4096);
 /** The protected header of each signing key with its separating dot, encoded once: it depends on the key alone. */
 const headers = new Map<string, string>();
 
@@ -61,10 +63,15 @@ export function signEnvelope(registry: KeyRegistry, owner: string, e: Omit<Envel
   if (e.requestHash !== undefined) envelope.requestHash = e.requestHash;
   let header = headers.get(entry.kid);
   if (header === undefined) headers.set(entry.kid, (header = `${b64url(JSON.stringify({ alg: entry.alg, kid: entry.kid, typ: TYP }))}.`));
-  const input = header + b64url(JSON.stringify(envelope));
-  // base64url text is ASCII, so latin1 gives the same bytes with the cheapest conversion.
-  const signature = sign(entry.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input, 'latin1'), entry.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
-  return `${input}.${signature.toString('base64url')}`;
+  const payload = b64url(JSON.stringify(envelope));
+  // The signing input is written into one reused buffer (base64url text is ASCII, so latin1 writes its bytes): no new
+  // buffer per message, and the header and payload strings are not joined before they are signed.
+  const length = header.length + payload.length;
+  if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, 2 * scratch.length));
+  scratch.write(header, 0, 'latin1');
+  scratch.write(payload, header.length, 'latin1');
+  const signature = sign(entry.alg === 'EdDSA' ? null : 'sha256', scratch.subarray(0, length), entry.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${header}${payload}.${signature.toString('base64url')}`;
 }
 
 export interface VerifyOptions {
