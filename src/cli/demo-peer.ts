@@ -13,7 +13,7 @@ type Json = any; // answers of our own API, read loosely for printing
 const CITY = 'nanjing-gateway';
 
 /** The district's configuration file as a document, with its relative paths made absolute (the copies live elsewhere). */
-function document(file: string): Json {
+export function document(file: string): Json {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
   delete doc.$schema;
   const abs = (p: string) => (isAbsolute(p) ? p : join(dirname(file), p));

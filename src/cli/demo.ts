@@ -15,6 +15,7 @@ import { settingsFromEnv, loadConfig, loadDemoUsers } from '../config/load.js';
 import { Gateway } from '../gateway.js';
 import { DepartmentSigner } from '../trust/department.js';
 import { peeringStep } from './demo-peer.js';
+import { provinceStep, startDemoProvince } from './demo-province.js';
 import { currentTotp } from '../trust/totp.js';
 
 type Json = any; // answers of our own API, read loosely for printing
@@ -61,9 +62,15 @@ async function brokerReachable(url: string): Promise<boolean> {
 
 export async function runDemo(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pag-demo-'));
-  const settings = { ...settingsFromEnv(), port: 0, dataDir, databaseUrl: null, clock: 'manual' as const };
+  const fileSettings = { ...settingsFromEnv(), port: 0, dataDir, databaseUrl: null, clock: 'manual' as const };
+  const province = await startDemoProvince(fileSettings, dataDir);
+  const settings = { ...fileSettings, configFile: province.configFile };
   const users = loadDemoUsers(loadConfig(settings.configFile));
-  const gw = await Gateway.open({ settings, logger: pino({ level: 'silent' }), pollMs: 50 });
+  // The province step runs each pull itself (as `pag province pull --once`), so none runs in the background.
+  const gw = await Gateway.open({ settings, logger: pino({ level: 'silent' }), pollMs: 50, pull: false }).catch(async (e: unknown) => {
+    await province.close();
+    throw e;
+  });
   const { port } = await gw.start();
   const base = `http://127.0.0.1:${port}`;
   const started = Date.now();
@@ -159,7 +166,7 @@ export async function runDemo(): Promise<number> {
     const d = gw.config.departments.find((x) => x.id === dep)!;
     await gw.putDepartment({ ...d, adapter }, admin);
   };
-  const closers: (() => Promise<void>)[] = [];
+  const closers: (() => Promise<void>)[] = [province.close];
   const hook = await webhook(new DepartmentSigner(gw.keys, 'xw-fire', gatewayId));
   closers.push(hook.close);
   await moveTo('xw-fire', 'fire-webhook', { kind: 'rest', options: { url: hook.url, timeoutMs: 5000 } });
@@ -185,6 +192,7 @@ export async function runDemo(): Promise<number> {
   desks.set('xw-culture', viaSim(soapDep, 'xw-culture', 'SOAP'));
   const amqpUrl = brokerUrl({});
   let amqpNote = 'RabbitMQ not reachable: the health bureau stays on the in-process simulated adapter';
+  let amqp: { url: string; prefix: string } | null = null;
   if (await brokerReachable(amqpUrl)) {
     // Own exchange and queue names, so the demo never meets a running gateway's messages on the same broker.
     const prefix = `pag-demo-${process.pid}`;
@@ -215,6 +223,7 @@ export async function runDemo(): Promise<number> {
       },
     });
     amqpNote = `AMQP department on ${new URL(amqpUrl).host} (exchanges ${prefix}.*)`;
+    amqp = { url: amqpUrl, prefix };
   }
   const deskOf = (dep: string) => desks.get(dep) ?? restDesk(dep, 'in-process simulated adapter');
 
@@ -250,12 +259,13 @@ export async function runDemo(): Promise<number> {
     const f = await submitAndAccept('6. No pre-approval needed: a large retailer gets its licence at once', app('中山路百货有限公司', ['retail'], 5_000_000));
     await licence(f.id);
 
-    const peered = await peeringStep(settings, say);
+    const peered = await peeringStep(fileSettings, say);
+    const pulled = await provinceStep({ gw, province, say, call: (u, m, p, b) => call(u, m, p, b), amqp });
 
     const verify = await call('supervisor', 'GET', '/api/audit/verify');
     say(`\n== Audit: ${verify.ok ? 'chain verified' : 'CHAIN BROKEN'} (${verify.checked} events, ${verify.checkpoints.checked} signed checkpoints, head ${String(verify.head.hash).slice(0, 16)}...)`);
     say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    return verify.ok && peered ? 0 : 1;
+    return verify.ok && peered && pulled ? 0 : 1;
   } finally {
     await gw.stop();
     for (const close of closers.reverse()) await close().catch(() => undefined);
