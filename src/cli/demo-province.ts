@@ -93,7 +93,7 @@ export async function provinceStep(c: ProvinceStepContext): Promise<boolean> {
     sim.faults.down = RETRY.maxAttempts;
     say(`  province    ${TOTAL - FIRST} more changes, then down for maintenance (HTTP 503)`);
     const r2 = await puller.runOnce();
-    say(`  gateway     pass 2: ${r2.error ? `${r2.error.code} after ${r2.retries + 1} attempts` : 'no error'}; ${counts(r2)}; cursor stays at sequence ${r2.seq}`);
+    say(`  gateway     pass 2: ${r2.error ? `${r2.error.code} (${r2.error.message}) after ${r2.retries + 1} attempts` : 'no error'}; ${r2.pages} pages applied, ${r2.seq === FIRST ? 'cursor stays at' : 'cursor moved to'} sequence ${r2.seq}`);
     expect(r2.error?.code === 'PROVINCE_UNAVAILABLE' && r2.pages === 0 && r2.seq === FIRST, 'the outage did not end pass 2 with the cursor kept');
 
     sim.faults.down = 0;
@@ -108,12 +108,13 @@ export async function provinceStep(c: ProvinceStepContext): Promise<boolean> {
     expect(t.applied + t.stale + t.quarantined === TOTAL && s.seq === TOTAL, 'the status does not account for every record once');
     expect(t.applied > 0 && t.stale > 0 && t.duplicates > 0 && t.quarantined > 0 && t.warnings > 0, 'the status lacks applied, stale, repeated, quarantined records or warnings');
     const q = s.recentQuarantined[0];
-    if (q) say(`  quarantine  record ${q.seq}: ${q.code} (${q.reason})`);
+    if (q) say(`  quarantine  record ${q.seq}: ${q.code} (${String(q.reason).split(';')[0]})`);
     const w = s.recentWarnings[0];
     if (w) {
-      const e = await gw.db.get<Json>('SELECT name, division_code, status, version, occurred_at FROM enterprise_status WHERE credit_code = $1', [w.creditCode]);
+      const e = await gw.db.get<Json>('SELECT name, division_code, status, last_kind, version, occurred_at FROM enterprise_status WHERE credit_code = $1', [w.creditCode]);
       const n = await gw.db.get<Json>('SELECT COUNT(*) AS n FROM province_changes WHERE credit_code = $1', [w.creditCode]);
-      say(`  enterprise  ${w.creditCode} ${e?.name} (${e?.division_code}): ${e?.status} since ${String(e?.occurred_at).slice(0, 19)}Z (version ${e?.version}, ${Number(n?.n)} changes received); warning: ${w.warning}`);
+      const when = e ? new Date(Number(e.occurred_at)).toISOString().slice(0, 19).replace('T', ' ') : '-';
+      say(`  enterprise  ${w.creditCode} ${e?.name} (${e?.division_code}): ${e?.status} (last change ${e?.last_kind}, version ${e?.version}, ${when} UTC; ${Number(n?.n)} changes received); ${w.warning}`);
       expect(e !== undefined, 'the enterprise with a legacy code has no status');
     }
 

@@ -197,7 +197,7 @@ describe('end to end: the gateway as a user runs it', function () {
     }
   });
 
-  it('runs `pag demo`: every path, with departments on REST, XML, SOAP and AMQP, ending with a verified audit chain', function () {
+  it('runs `pag demo`: every path, with departments on REST, XML, SOAP and AMQP, a provincial pull through an outage, ending with a verified audit chain', function () {
     const r = pag(['demo'], {});
     expect(r.status, r.stderr + r.stdout).to.equal(0);
     for (const line of [
@@ -210,10 +210,32 @@ describe('end to end: the gateway as a user runs it', function () {
       /refused \[rule below-capital-threshold\]/,
       /reported permit over AMQP \(RabbitMQ\) -> case operating/,
       /unified social credit code 91320102MA\w{8}; case operating/,
+      /== 8\. The province/,
+      /pass 1: .*repeated [1-9]\d*, quarantined 0; sequence 600, caught up; .*, [2-9] retries/,
+      /pass 2: PROVINCE_UNAVAILABLE \(.*HTTP 503\) after 3 attempts; 0 pages applied, cursor stays at sequence 600/,
+      /province back, pass 3: .*quarantined 1; sequence 1020, caught up/,
+      /quarantine {2}record 1009: INVALID_CREDIT_CODE/,
+      /enterprise {2}91\w{16} .*: (operating|suspended|revoked|deregistered) \(.*legacy irregularity/,
       /== Audit: chain verified/,
     ]) {
       expect(r.stdout).to.match(line);
     }
+    expect(r.stdout).not.to.match(/PROBLEM/);
+    // Every record of the feed once: applied, stale or quarantined; repeats, warnings and an error that has passed beside.
+    const status = /GET \/api\/province\/status: \d+ pages, applied (\d+), stale (\d+) .*, repeated (\d+), quarantined (\d+), credit-code warnings (\d+); \d+ enterprises; last error none/.exec(r.stdout);
+    expect(status, 'the province status line').to.not.equal(null);
+    const [applied, stale, repeated, quarantined, warnings] = status!.slice(1).map(Number) as [number, number, number, number, number];
+    expect(applied + stale + quarantined).to.equal(1020);
+    expect(applied).to.be.greaterThan(900);
+    expect(stale).to.be.greaterThan(0);
+    expect(repeated).to.be.greaterThan(0);
+    expect(quarantined).to.equal(1);
+    expect(warnings).to.be.greaterThan(0);
+    // The subscribing department's queue held exactly what the gateway published, each signed by the gateway.
+    const told = /xw-health\s+(\d+) change notices in 320102 published on the topic exchange pag-demo-\d+\.province\.changes; its queue held (\d+), (\d+) signed by the gateway/.exec(r.stdout);
+    expect(told, 'the change notices line').to.not.equal(null);
+    expect(Number(told![1])).to.be.greaterThan(0);
+    expect(told!.slice(2).map(Number)).to.deep.equal([Number(told![1]), Number(told![1])]);
   });
 
   it('answers unknown routes and bad requests with catalogue errors and no stack trace', async function () {
