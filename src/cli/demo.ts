@@ -260,7 +260,7 @@ export async function runDemo(): Promise<number> {
     await licence(f.id);
 
     const peered = await peeringStep(fileSettings, say);
-    const pulled = await provinceStep({ gw, province, say, call: (u, m, p, b) => call(u, m, p, b), amqp });
+    const pulled = await provinceStep({ gw, province, say, call, amqp });
 
     const verify = await call('supervisor', 'GET', '/api/audit/verify');
     say(`\n== Audit: ${verify.ok ? 'chain verified' : 'CHAIN BROKEN'} (${verify.checked} events, ${verify.checkpoints.checked} signed checkpoints, head ${String(verify.head.hash).slice(0, 16)}...)`);
