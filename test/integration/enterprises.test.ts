@@ -263,4 +263,32 @@ for (const kind of STORES) {
       for (const e of now.items) expect(e.version, e.creditCode).to.equal(truth.get(e.creditCode)!.version);
     });
   });
+
+  describe(`an enterprise with a long history (${kind})`, function () {
+    this.timeout(120_000);
+
+    it('shows its newest 100 applied changes and says that there are more', async function () {
+      // Ten enterprises over 1300 records: each changes over a hundred times.
+      const feed: FeedShape = { seed: 29, total: 1300, enterprises: 10 };
+      const store = await freshStore(kind, 'enterprise-history');
+      const sim = await startProvinceSim({ keys: demoKeys(), receiver: GATEWAY_ID, feed });
+      const configFile = writeConfig(store.dir, 'config.json', (cfg) => (cfg.province = { pull: { url: sim.url, pageSize: 1000, intervalSeconds: 3600 } }));
+      const gw = await Gateway.open({ settings: testSettings({ configFile }), db: store.db(), logger: silentLogger(), pollMs: 50, pull: false });
+      try {
+        const base = `http://127.0.0.1:${(await gw.start()).port}`;
+        expect(await gw.province!.runOnce()).to.include({ caughtUp: true, seq: 1300, error: null });
+        const truth = truthOf(feed, 1300);
+        const long = [...truth.values()].sort((a, b) => b.applied.length - a.applied.length)[0]!;
+        expect(long.applied.length).to.be.greaterThan(100);
+        const res = await client(base, await login(base, 'supervisor')).get(`/api/enterprises/${long.creditCode}`);
+        expect(res.status).to.equal(200);
+        expect(res.body.historyTruncated).to.equal(true);
+        expect(res.body.history.map((h: any) => h.version)).to.deep.equal(long.applied.slice(0, 100));
+      } finally {
+        await gw.stop();
+        await sim.close();
+        await store.cleanup();
+      }
+    });
+  });
 }
