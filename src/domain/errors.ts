@@ -56,6 +56,7 @@ export const ERRORS = {
   COMPLAINT_DEPARTMENT_NOT_CONCERNED: { status: 422, message: 'Department {departmentId} has no part in case {caseId}: a complaint may concern a department reviewing the case, or the bureau.', retryable: false },
   COMPLAINT_TRANSITION_NOT_ALLOWED: { status: 409, message: 'Cannot {action} complaint {complaintId}: it is {state}.', retryable: false },
   INVALID_STATS_FILTER: { status: 422, message: 'The statistics filter {field} is invalid: {reason}.', retryable: false },
+  INVALID_ENTERPRISE_FILTER: { status: 422, message: 'The enterprise filter {field} is invalid: {reason}.', retryable: false },
   UNKNOWN_DEPARTMENT: { status: 422, message: 'Unknown department {departmentId}.', retryable: false },
   UNKNOWN_SCOPE_ITEM: { status: 422, message: 'Unknown business-scope item {item}.', retryable: false },
   UNKNOWN_DIVISION: { status: 422, message: 'No route for division code {divisionCode}.', retryable: false },

@@ -13,6 +13,7 @@ import type { Gateway } from '../gateway.js';
 import { adminConfigRouter } from './admin-config.js';
 import { adminIdentityRouter } from './admin-identity.js';
 import { complaintRouter } from './complaints.js';
+import { enterpriseRouter } from './enterprises.js';
 import { followUpRouter } from './followups.js';
 import { actorOf, authenticate, httpChannel, requireRole, requireStepUp } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
@@ -315,6 +316,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
   api.use(followUpRouter(gw, body));
   api.use(complaintRouter(gw, body));
   api.use(statsRouter(gw));
+  api.use(enterpriseRouter(gw));
 
   api.get('/admin/calendar', requireRole('admin', 'supervisor'), async (_req, res) => {
     res.json(await calendarView(gw.db));

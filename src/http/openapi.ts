@@ -1,5 +1,7 @@
 // The OpenAPI 3.1 document, built from the same JSON Schemas in schemas/api that validate requests.
 import { schemaRegistry } from '../config/schemas.js';
+import { ENTERPRISE_STATUSES } from '../domain/enterprise-filter.js';
+import { CHANGE_KINDS } from '../domain/province-change.js';
 
 const SCHEMAS = ['application', 'opinion', 'login', 'reason', 'permit', 'clock', 'calendar-day', 'calendar-year', 'inspection-plan', 'inspection-report', 'complaint', 'complaint-answer', 'complaint-resolve', 'step-up', 'user', 'key-rotate'] as const;
 
@@ -44,6 +46,23 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
     type: 'object',
     required: ['error'],
     properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } },
+  };
+  schemas.Enterprise = {
+    type: 'object',
+    required: ['creditCode', 'name', 'divisionCode', 'status', 'version', 'lastKind', 'occurredAt', 'warning', 'firstSeenAt'],
+    properties: {
+      creditCode: { type: 'string' }, name: { type: 'string' }, divisionCode: { type: 'string' },
+      status: { enum: [...ENTERPRISE_STATUSES] }, version: { type: 'integer' }, lastKind: { enum: [...CHANGE_KINDS] },
+      occurredAt: { type: 'string', format: 'date-time' }, warning: { type: ['string', 'null'], description: 'A legacy irregularity of the credit code' },
+      firstSeenAt: { type: 'string', format: 'date-time' },
+    },
+  };
+  schemas.EnterpriseChange = {
+    type: 'object',
+    properties: {
+      changeId: { type: 'string' }, seq: { type: 'integer' }, kind: { enum: [...CHANGE_KINDS] }, status: { enum: [...ENTERPRISE_STATUSES] }, version: { type: 'integer' },
+      name: { type: 'string' }, divisionCode: { type: 'string' }, occurredAt: { type: 'string', format: 'date-time' }, warning: { type: ['string', 'null'] }, receivedAt: { type: 'string', format: 'date-time' },
+    },
   };
   schemas.SignedEnvelope = {
     type: 'object',
@@ -206,6 +225,33 @@ export function openApiDocument(manualClock: boolean): Record<string, unknown> {
         ],
         security: [{ bearer: [] }],
         responses: { '200': { description: 'text/csv' }, '4XX': err },
+      },
+    },
+    '/api/enterprises': {
+      get: {
+        summary: 'Enterprises known from the provincial pull, in credit-code order, each with its current status (its newest applied change): credit code, name, division code, status, version, last kind of change, when it occurred, credit-code warning, when first seen',
+        description: "Roles: all; a department's reviewer sees only enterprises in its department's area (a district itself, a city its districts), and an empty list for another area. More follow when the answer's next is not null: ask again with after=next. Bad or unknown filters: 422 INVALID_ENTERPRISE_FILTER naming the field.",
+        parameters: [
+          { name: 'division', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{6}$' }, description: 'A division code as an area: a district (320102) itself, a city (320100) its districts, a province (320000) everything in it' },
+          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...ENTERPRISE_STATUSES] } },
+          { name: 'q', in: 'query', required: false, schema: { type: 'string', maxLength: 100 }, description: 'Part of the name (case-sensitive)' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          { name: 'after', in: 'query', required: false, schema: { type: 'string' }, description: 'The next of the previous page: the credit code after which this page starts' },
+        ],
+        security: [{ bearer: [] }],
+        responses: { '200': { description: '{enterprises, next}', ...json({ type: 'object', required: ['enterprises', 'next'], properties: { enterprises: { type: 'array', items: ref('Enterprise') }, next: { type: ['string', 'null'] } } }) }, '4XX': err },
+      },
+    },
+    '/api/enterprises/{creditCode}': {
+      get: {
+        summary: 'One enterprise known from the provincial pull, with its applied changes newest first (at most 100; historyTruncated says when there are more)',
+        description: "Roles: all; for a department's reviewer an enterprise outside its department's area answers 404 NOT_FOUND like an unknown one. A path that cannot be a credit code (18 characters of 0-9 and A-Z without I, O, S, V, Z, or 15 digits) answers 422 INVALID_CREDIT_CODE.",
+        parameters: [{ name: 'creditCode', in: 'path', required: true, schema: { type: 'string' } }],
+        security: [{ bearer: [] }],
+        responses: {
+          '200': { description: 'The enterprise and its history', ...json({ allOf: [ref('Enterprise'), { type: 'object', properties: { history: { type: 'array', items: ref('EnterpriseChange') }, historyTruncated: { type: 'boolean' } } }] }) },
+          '4XX': err,
+        },
       },
     },
     '/api/supervision/report': {

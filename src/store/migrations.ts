@@ -307,6 +307,9 @@ const MIGRATIONS: string[][] = [
   // 11: gateway peering: the deadline the origin gateway gave a mirrored review, kept even when it
   // arrives before this gateway has delivered the review to its department, so that delivery takes the origin's deadline.
   [`CREATE TABLE peer_deadlines (case_id TEXT NOT NULL, department_id TEXT NOT NULL, due_at BIGINT NOT NULL, provisional INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (case_id, department_id))`],
+  // 12: the enterprise list by area. A district or city is a range of division codes; without this index a small area
+  // was found by reading every enterprise's changes.
+  [`CREATE INDEX province_changes_division ON province_changes (division_code, credit_code) WHERE outcome = 'applied'`],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */

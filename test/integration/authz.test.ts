@@ -47,6 +47,8 @@ const OPS: Op[] = [
   { method: 'GET', path: '/api/supervision/report', roles: READERS },
   { method: 'GET', path: '/api/refused-messages', roles: READERS },
   { method: 'GET', path: '/api/province/status', roles: READERS },
+  { method: 'GET', path: '/api/enterprises', roles: ALL },
+  { method: 'GET', path: '/api/enterprises/{none}', roles: ALL },
   { method: 'GET', path: '/api/supervision/overdue', roles: READERS },
   { method: 'GET', path: '/api/stats', roles: READERS },
   { method: 'GET', path: '/api/stats.csv', roles: READERS },
@@ -90,6 +92,7 @@ const templateOf = (path: string) =>
     .replace(/\/inspections\/\{none\}/, '/inspections/{inspectionId}')
     .replace(/\/outbox\/\{none\}/, '/outbox/{id}')
     .replace(/\/complaints\/\{none\}/, '/complaints/{id}')
+    .replace(/\/enterprises\/\{none\}/, '/enterprises/{creditCode}')
     .replace(/\/(reviews|permits)\/xw-health/, '/$1/{departmentId}')
     .replace(/\/adapters\/\{(name|nothing)\}/, '/adapters/{name}')
     .replace(/\/departments\/(xw-health|\{nothing\})/, '/departments/{id}')
