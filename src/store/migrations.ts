@@ -307,6 +307,26 @@ const MIGRATIONS: string[][] = [
   // 11: gateway peering: the deadline the origin gateway gave a mirrored review, kept even when it
   // arrives before this gateway has delivered the review to its department, so that delivery takes the origin's deadline.
   [`CREATE TABLE peer_deadlines (case_id TEXT NOT NULL, department_id TEXT NOT NULL, due_at BIGINT NOT NULL, provisional INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (case_id, department_id))`],
+  // 12: the statistics rollup by month of submission, division and department (service/stats-projection), each case's
+  // profile as last counted (to take it out again when the case changes), and how far the audit chain is projected.
+  // An upgraded store starts at position 0: the projection then counts every case that has events.
+  [
+    `CREATE TABLE stats_rollup (
+      metric TEXT NOT NULL,
+      month TEXT NOT NULL,
+      division_code TEXT NOT NULL,
+      department TEXT NOT NULL,
+      k1 TEXT NOT NULL,
+      k2 TEXT NOT NULL,
+      hour BIGINT NOT NULL,
+      n BIGINT NOT NULL,
+      sum_ms BIGINT NOT NULL,
+      PRIMARY KEY (metric, month, division_code, department, k1, k2, hour)
+    )`,
+    `CREATE TABLE stats_case_profiles (case_id TEXT PRIMARY KEY, profile TEXT NOT NULL)`,
+    `CREATE TABLE stats_projection (id INTEGER PRIMARY KEY, pos BIGINT NOT NULL, updated_at BIGINT)`,
+    `INSERT INTO stats_projection (id, pos) VALUES (1, 0)`,
+  ],
 ];
 
 /** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
