@@ -7,6 +7,7 @@ import { application, client, freshStore, login, startGateway, STORES, writeConf
 import { signerFor, signingClient } from '../support/signing.js';
 import { parseFilter, wholeMonths } from '../../src/domain/stats.js';
 import { computeStats } from '../../src/service/stats.js';
+import { rebuildStats } from '../../src/service/stats-projection.js';
 
 type Ev = { case_id: string | null; at: number; action: string; data: any };
 
@@ -321,6 +322,37 @@ for (const kind of STORES) {
       }
       expect((await sec.get('/api/stats')).status).to.equal(403);
       expect((await reviewers['xw-fire']!.get('/api/stats')).status).to.equal(403);
+    });
+
+    it('keeps the rollup equal to counting live after a failed notification is resent and delivered, and after a rebuild', async function () {
+      const settle = async () => {
+        await run.gw.sealer.settled();
+        await run.gw.stats.catchUp();
+      };
+      const both = async () => {
+        await settle();
+        const f = parseFilter({}, () => true);
+        const rolled = await computeStats(run.gw.db, f);
+        expect(rolled).to.deep.equal(await computeStats(run.gw.db, f, { live: true }));
+        return rolled;
+      };
+      const before = await both();
+      const failed = await run.gw.db.get<{ id: string; case_id: string }>("SELECT id, case_id FROM outbox WHERE state = 'failed' AND kind = 'notification'");
+      expect(failed).to.not.equal(undefined);
+      const r = await admin.post(`/api/outbox/${failed!.id}/resend`, {});
+      expect(r.status, JSON.stringify(r.body)).to.equal(200);
+      for (let i = 0; i < 50 && (await run.gw.db.get("SELECT 1 AS x FROM outbox WHERE id = $1 AND state <> 'delivered'", [failed!.id])); i++) await run.gw.dispatcher.runOnce();
+      const resent = await run.gw.db.get<{ case_id: string }>("SELECT case_id FROM events WHERE action = 'delivery.resent'");
+      expect(resent?.case_id).to.equal(failed!.case_id);
+      const after = await both();
+      expect(after.rates.overall.failedDeliveries).to.equal(before.rates.overall.failedDeliveries - 1);
+      // A rebuild from the cases gives the rollup the projection kept, row for row.
+      const rows = () => run.gw.db.all('SELECT metric, month, division_code, department, k1, k2, hour, n, sum_ms FROM stats_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7');
+      const kept = await rows();
+      expect(kept.length).to.be.greaterThan(20);
+      await rebuildStats(run.gw.db, 3);
+      expect(await rows()).to.deep.equal(kept);
+      expect(await both()).to.deep.equal(after);
     });
   });
 }
