@@ -107,10 +107,18 @@ export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entr
   return into;
 }
 
-/** What to add to the rollup when a case's profile changes from `before` (none: a case new to the rollup) to `after`. */
+/**
+ * Adds to `into` what the rollup gains when a case's profile changes from `before` (none: a case new to the rollup) to
+ * `after` (none: a case gone). Entries may cancel out to zero: `prune` drops those once a batch is summed.
+ */
 export function delta(before: Profile | null, after: Profile | null, into: Entries = new Map()): Entries {
   if (before) entriesOf(before, into, -1);
   if (after) entriesOf(after, into, 1);
-  for (const [k, [n, sum]] of into) if (n === 0 && sum === 0) into.delete(k);
   return into;
+}
+
+/** Drops the entries that add nothing. */
+export function prune(e: Entries): Entries {
+  for (const [k, [n, sum]] of e) if (n === 0 && sum === 0) e.delete(k);
+  return e;
 }

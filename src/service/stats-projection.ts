@@ -1,6 +1,6 @@
 // Statistics projection: keeps the monthly rollup in step with the cases, recomputing each case an audited change touched.
 import type { Logger } from 'pino';
-import { delta, profileOf, type CaseSource, type Entries, type Profile, type RollupKey } from '../domain/stats-facts.js';
+import { delta, profileOf, prune, type CaseSource, type Entries, type Profile, type RollupKey } from '../domain/stats-facts.js';
 import { forUpdate, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Cases recomputed per transaction. */
@@ -19,9 +19,12 @@ function inList(sql: Sql, column: string, ids: string[], params: unknown[]): str
   return `${column} IN (${placeholders(ids.length, first)})`;
 }
 
-async function rowsOf<T>(sql: Sql, text: (cond: string) => string, column: string, ids: string[]): Promise<T[]> {
+/** Which cases: a list of ids, or (a rebuild's batch) every id in (after, last], read as an index range. */
+type Selection = { ids: string[] } | { after: string; last: string };
+
+async function rowsOf<T>(sql: Sql, text: (cond: string) => string, column: string, sel: Selection): Promise<T[]> {
   const params: unknown[] = [];
-  const cond = inList(sql, column, ids, params);
+  const cond = 'ids' in sel ? inList(sql, column, sel.ids, params) : (params.push(sel.after, sel.last), `${column} > $1 AND ${column} <= $2`);
   return sql.all<T>(text(cond), params);
 }
 
@@ -29,7 +32,7 @@ const num = (v: unknown) => Number(v);
 const opt = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 /** The cases as the statistics see them, read in one statement per table. */
-async function loadSources(sql: Sql, ids: string[]): Promise<Map<string, CaseSource>> {
+async function loadSources(sql: Sql, ids: Selection): Promise<Map<string, CaseSource>> {
   type C = { id: string; created_at: unknown; division_code: string; industry: string; status: string; licence_issued_at: unknown };
   type R = { case_id: string; department_id: string; level: string; state: string; extended: unknown; delivered_at: unknown; decided_at: unknown };
   const [cases, reviews, permits, outbox, events, inspections] = await Promise.all([
@@ -60,32 +63,54 @@ async function loadSources(sql: Sql, ids: string[]): Promise<Map<string, CaseSou
   return out;
 }
 
+type RollupRow = readonly [...RollupKey, number, number];
+
+const UPSERT = 'INSERT INTO stats_rollup (metric, month, division_code, department, k1, k2, hour, n, sum_ms)';
+const ON_CONFLICT = 'ON CONFLICT (metric, month, division_code, department, k1, k2, hour) DO UPDATE SET n = stats_rollup.n + excluded.n, sum_ms = stats_rollup.sum_ms + excluded.sum_ms';
+/** Rows per PostgreSQL statement (array parameters). */
+const PG_ROWS = 10_000;
+
+/** PostgreSQL: one statement of array parameters per chunk; returns the keys left at nothing. */
+async function upsertPg(sql: Sql, rows: RollupRow[]): Promise<RollupKey[]> {
+  const cols = Array.from({ length: 9 }, (_, c) => rows.map((r) => r[c]));
+  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
+  type Back = { metric: string; month: string; division_code: string; department: string; k1: string; k2: string; hour: unknown; n: unknown; sum_ms: unknown };
+  const got = await sql.all<Back>(
+    `${UPSERT} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ON_CONFLICT} RETURNING metric, month, division_code, department, k1, k2, hour, n, sum_ms`,
+    cols,
+  );
+  return got.filter((r) => num(r.n) === 0 && num(r.sum_ms) === 0).map((r) => [r.metric, r.month, r.division_code, r.department, r.k1, r.k2, num(r.hour)]);
+}
+
 /** Adds entries to the rollup, removing the rows that fall to nothing. */
 async function applyEntries(sql: Sql, entries: Entries): Promise<void> {
   const rows = [...entries].map(([k, [n, s]]) => [...(JSON.parse(k) as RollupKey), n, s] as const);
-  if (rows.length === 0) return;
-  const upsert = `INSERT INTO stats_rollup (metric, month, division_code, department, k1, k2, hour, n, sum_ms)`;
-  const conflict = `ON CONFLICT (metric, month, division_code, department, k1, k2, hour) DO UPDATE SET n = stats_rollup.n + excluded.n, sum_ms = stats_rollup.sum_ms + excluded.sum_ms`;
-  let emptied: RollupKey[] = [];
+  const emptied: RollupKey[] = [];
   if (sql.dialect === 'postgres') {
-    const cols = Array.from({ length: 9 }, (_, c) => rows.map((r) => r[c]));
-    const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
-    const got = await sql.all<{ metric: string; month: string; division_code: string; department: string; k1: string; k2: string; hour: unknown }>(
-      `${upsert} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${conflict}
-       RETURNING metric, month, division_code, department, k1, k2, hour, n, sum_ms`,
-      cols,
-    );
-    emptied = (got as (typeof got[number] & { n: unknown; sum_ms: unknown })[]).filter((r) => num(r.n) === 0 && num(r.sum_ms) === 0).map((r) => [r.metric, r.month, r.division_code, r.department, r.k1, r.k2, num(r.hour)]);
+    for (let i = 0; i < rows.length; i += PG_ROWS) emptied.push(...(await upsertPg(sql, rows.slice(i, i + PG_ROWS))));
   } else {
     // In process, one prepared statement per row is cheaper than any multi-row form.
     for (const r of rows) {
-      const left = await sql.get<{ n: unknown; sum_ms: unknown }>(`${upsert} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ${conflict} RETURNING n, sum_ms`, [...r]);
+      const left = await sql.get<{ n: unknown; sum_ms: unknown }>(`${UPSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ${ON_CONFLICT} RETURNING n, sum_ms`, [...r]);
       if (left && num(left.n) === 0 && num(left.sum_ms) === 0) emptied.push(r.slice(0, 7) as unknown as RollupKey);
     }
   }
   for (const k of emptied) {
     await sql.run('DELETE FROM stats_rollup WHERE metric = $1 AND month = $2 AND division_code = $3 AND department = $4 AND k1 = $5 AND k2 = $6 AND hour = $7 AND n = 0', k);
   }
+}
+
+/** Keeps the profiles of these cases (new or replaced), and forgets those of cases gone. */
+async function keepProfiles(sql: Sql, changed: [string, string][], gone: string[]): Promise<void> {
+  const upsert = 'INSERT INTO stats_case_profiles (case_id, profile)';
+  const conflict = 'ON CONFLICT (case_id) DO UPDATE SET profile = excluded.profile';
+  if (sql.dialect === 'postgres') {
+    if (changed.length) await sql.run(`${upsert} SELECT * FROM unnest($1::text[], $2::text[]) ${conflict}`, [changed.map((c) => c[0]), changed.map((c) => c[1])]);
+    if (gone.length) await sql.run('DELETE FROM stats_case_profiles WHERE case_id = ANY($1::text[])', [gone]);
+    return;
+  }
+  for (const [id, text] of changed) await sql.run(`${upsert} VALUES ($1, $2) ${conflict}`, [id, text]);
+  for (const id of gone) await sql.run('DELETE FROM stats_case_profiles WHERE case_id = $1', [id]);
 }
 
 /**
@@ -97,30 +122,30 @@ export async function projectCases(sql: Sql, ids: string[]): Promise<void> {
   for (let i = 0; i < unique.length; i += CASE_BATCH) {
     const chunk = unique.slice(i, i + CASE_BATCH);
     const [sources, kept] = await Promise.all([
-      loadSources(sql, chunk),
-      rowsOf<{ case_id: string; profile: string }>(sql, (c) => `SELECT case_id, profile FROM stats_case_profiles WHERE ${c}`, 'case_id', chunk),
+      loadSources(sql, { ids: chunk }),
+      rowsOf<{ case_id: string; profile: string }>(sql, (c) => `SELECT case_id, profile FROM stats_case_profiles WHERE ${c}`, 'case_id', { ids: chunk }),
     ]);
-    const before = new Map(kept.map((k) => [k.case_id, k.profile]));
-    const entries: Entries = new Map();
-    const changed: [string, string][] = [];
-    const gone: string[] = [];
-    for (const id of chunk) {
-      const src = sources.get(id);
-      const after = src ? profileOf(src) : null;
-      const oldText = before.get(id) ?? null;
-      const text = after ? JSON.stringify(after) : null;
-      if (text === oldText) continue;
-      const old = oldText === null ? null : (JSON.parse(oldText) as Profile);
-      delta(old, after, entries);
-      if (text !== null) changed.push([id, text]);
-      else if (old) gone.push(id);
-    }
-    await applyEntries(sql, entries);
-    for (const [id, text] of changed) {
-      await sql.run('INSERT INTO stats_case_profiles (case_id, profile) VALUES ($1, $2) ON CONFLICT (case_id) DO UPDATE SET profile = excluded.profile', [id, text]);
-    }
-    for (const id of gone) await sql.run('DELETE FROM stats_case_profiles WHERE case_id = $1', [id]);
+    const entries = recount(chunk, sources, new Map(kept.map((k) => [k.case_id, k.profile])), new Map());
+    await applyEntries(sql, prune(entries.sum));
+    await keepProfiles(sql, entries.changed, entries.gone);
   }
+}
+
+/** The rollup's change for these cases, from their sources now and the profiles kept before (JSON text). */
+function recount(ids: string[], sources: Map<string, CaseSource>, before: Map<string, string>, sum: Entries) {
+  const changed: [string, string][] = [];
+  const gone: string[] = [];
+  for (const id of ids) {
+    const src = sources.get(id);
+    const after = src ? profileOf(src) : null;
+    const oldText = before.get(id) ?? null;
+    const text = after ? JSON.stringify(after) : null;
+    if (text === oldText) continue;
+    delta(oldText === null ? null : (JSON.parse(oldText) as Profile), after, sum);
+    if (text !== null) changed.push([id, text]);
+    else if (oldText !== null) gone.push(id);
+  }
+  return { sum, changed, gone };
 }
 
 /**
@@ -143,31 +168,33 @@ export async function projectPending(db: Db, limit = EVENT_BATCH): Promise<numbe
 }
 
 /**
- * Rebuilds the rollup from every stored case (after a bulk load, or to check it): cleared, then filled case by case,
- * the position set to the chain's head so that the projection goes on from there.
+ * Rebuilds the rollup from every stored case (after a bulk load, or to check it), in one transaction: cleared, filled
+ * from the cases batch by batch, the position set to the chain's head so that the projection goes on from there. On
+ * SQLite that transaction holds the store's one writer for its duration (about a minute a million cases): run it when quiet.
  */
-export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number }> {
-  await db.tx(async (sql) => {
+export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number }> {
+  return db.tx(async (sql) => {
+    // The projection's lock: a running gateway's passes wait for the rebuild rather than interleave with it.
     await sql.get(`SELECT pos FROM stats_projection WHERE id = 1${forUpdate(sql)}`);
     await sql.run('DELETE FROM stats_rollup');
     await sql.run('DELETE FROM stats_case_profiles');
-    await sql.run('UPDATE stats_projection SET pos = (SELECT pos FROM audit_head WHERE id = 1), updated_at = $1 WHERE id = 1', [Date.now()]);
-  });
-  let after = '';
-  let cases = 0;
-  for (;;) {
-    const done = await db.tx(async (sql) => {
-      // Under the projection's lock, so a running gateway's passes wait rather than interleave with a batch.
-      await sql.get(`SELECT pos FROM stats_projection WHERE id = 1${forUpdate(sql)}`);
+    const sum: Entries = new Map();
+    let after = '';
+    let cases = 0;
+    for (;;) {
       const ids = (await sql.all<{ id: string }>('SELECT id FROM cases WHERE id > $1 ORDER BY id LIMIT $2', [after, batch])).map((r) => r.id);
-      if (ids.length === 0) return 0;
-      await projectCases(sql, ids);
-      after = ids[ids.length - 1]!;
-      return ids.length;
-    });
-    cases += done;
-    if (done < batch) return { cases };
-  }
+      if (ids.length === 0) break;
+      // A batch is a range of ids: every table is read by its index on the case id, and no profile is kept yet.
+      const last = ids[ids.length - 1]!;
+      const { changed } = recount(ids, await loadSources(sql, { after, last }), new Map(), sum);
+      await keepProfiles(sql, changed, []);
+      cases += ids.length;
+      after = last;
+    }
+    await applyEntries(sql, prune(sum));
+    await sql.run('UPDATE stats_projection SET pos = (SELECT pos FROM audit_head WHERE id = 1), updated_at = $1 WHERE id = 1', [Date.now()]);
+    return { cases, rows: sum.size };
+  });
 }
 
 /**
