@@ -356,3 +356,39 @@ for (const kind of STORES) {
     });
   });
 }
+
+if (STORES.includes('postgres')) {
+  describe('the statistics projection of two gateways on one PostgreSQL', function () {
+    this.timeout(60_000);
+    it('take turns, so that every case is counted once', async function () {
+      const store = await freshStore('postgres', 'stats_two');
+      const a = await startGateway(store.db());
+      const b = await startGateway(store.db());
+      try {
+        const ta = await login(a.base, 'secretary', store.schema);
+        const tb = await login(b.base, 'secretary', store.schema);
+        const submitMany = async (run: Running, token: string, n: number, tag: string) => {
+          const c = client(run.base, token);
+          for (let i = 0; i < n; i++) {
+            const r = await c.post('/api/cases', application({ enterpriseName: `两网关${tag}${i}有限公司` }));
+            expect(r.status, JSON.stringify(r.body)).to.equal(201);
+            expect((await c.post(`/api/cases/${r.body.id}/accept`)).status).to.equal(200);
+          }
+        };
+        // Both projectors run while the cases arrive; then each catches up with what the other sealed.
+        await Promise.all([submitMany(a, ta, 12, 'A'), submitMany(b, tb, 12, 'B')]);
+        await Promise.all([a.gw.sealer.settled(), b.gw.sealer.settled()]);
+        await Promise.all([a.gw.stats.catchUp(), b.gw.stats.catchUp()]);
+        const f = parseFilter({}, () => true);
+        const rolled = await computeStats(a.gw.db, f);
+        expect(rolled.cases.total).to.equal(24);
+        expect(rolled).to.deep.equal(await computeStats(a.gw.db, f, { live: true }));
+        expect(Number((await a.gw.db.get<{ n: unknown }>('SELECT COUNT(*) AS n FROM stats_case_profiles'))!.n)).to.equal(24);
+      } finally {
+        await a.stop();
+        await b.stop();
+        await store.cleanup();
+      }
+    });
+  });
+}
