@@ -1,5 +1,6 @@
-// Statistics over a large store: synthetic cases with reviews, events, outbox, permits and inspections generated in SQL, then the stats queries timed.
-import { parseFilter, type StatsFilter } from '../src/domain/stats.js';
+// Statistics over a large store: synthetic cases with reviews, events, outbox, permits and inspections generated in SQL, the rollup built from them, then the stats queries timed.
+import { parseFilter, wholeMonths, type StatsFilter } from '../src/domain/stats.js';
+import { rebuildStats } from '../src/service/stats-projection.js';
 import { computeStats } from '../src/service/stats.js';
 import { migrate } from '../src/store/migrations.js';
 import type { Db } from '../src/store/sql.js';
@@ -11,6 +12,8 @@ export interface StatsQueryResult {
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
+  /** Read from the monthly rollup, or counted from the cases (a period that cuts a month). */
+  source: 'rollup' | 'live';
 }
 
 export interface StatsResult {
@@ -20,6 +23,10 @@ export interface StatsResult {
   events: number;
   outbox: number;
   loadSeconds: number;
+  /** Building the rollup from the loaded cases (rebuildStats), as `pag stats rebuild` does. */
+  rebuildSeconds: number;
+  /** For one filter, the rollup's figures compared with those counted live. */
+  rollupEqualsLive: boolean;
   queries: StatsQueryResult[];
 }
 
@@ -93,6 +100,9 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
     const l0 = performance.now();
     await bulkStatsCases(db, o.cases);
     const loadSeconds = (performance.now() - l0) / 1000;
+    const r0 = performance.now();
+    await rebuildStats(db);
+    const rebuildSeconds = (performance.now() - r0) / 1000;
     const count = async (t: string) => Number((await db.get<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${t}`))!.n);
     const known = () => true;
     const month = new Date(START_MS - 60 * DAY).toISOString().slice(0, 7);
@@ -103,7 +113,10 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
       [`one month (${month})`, parseFilter({ from: `${month}-01`, to: last(nextMonth) }, known)],
       ['one department (xw-fire)', parseFilter({ department: 'xw-fire' }, known)],
       ['one district (320104), one month', parseFilter({ district: '320104', from: `${month}-01`, to: last(nextMonth) }, known)],
+      [`15 days (${month}-10 to -24), counted live`, parseFilter({ from: `${month}-10`, to: `${month}-24` }, known)],
     ];
+    const check = filters[3]![1];
+    const rollupEqualsLive = JSON.stringify(await computeStats(db, check)) === JSON.stringify(await computeStats(db, check, { live: true }));
     const queries: StatsQueryResult[] = [];
     for (const [name, f] of filters) {
       await computeStats(db, f); // warm the caches once, as a running gateway's would be
@@ -114,9 +127,9 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
         await computeStats(db, f);
         times.push(performance.now() - t);
       }
-      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times) });
+      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times), source: wholeMonths(f) ? 'rollup' : 'live' });
     }
-    return { store: kind, cases: await count('cases'), reviews: await count('reviews'), events: await count('events'), outbox: await count('outbox'), loadSeconds, queries };
+    return { store: kind, cases: await count('cases'), reviews: await count('reviews'), events: await count('events'), outbox: await count('outbox'), loadSeconds, rebuildSeconds, rollupEqualsLive, queries };
   } finally {
     await db.close();
     await store.cleanup();

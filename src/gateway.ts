@@ -10,6 +10,7 @@ import { Dispatcher } from './bus/dispatcher.js';
 import { Hub } from './bus/hub.js';
 import { Checkpointer, checkpointPolicy } from './bus/checkpoints.js';
 import { Sealer } from './bus/sealer.js';
+import { StatsProjector } from './service/stats-projection.js';
 import { Timekeeper } from './bus/timekeeper.js';
 import { calendarVersion, loadCalendarFromDb, seedCalendar, setDay, setYear, type DayKind } from './calendar/calendar-store.js';
 import { loadCalendar, readCalendarFile } from './calendar/load.js';
@@ -76,6 +77,8 @@ export class Gateway {
   readonly dispatcher: Dispatcher;
   readonly timekeeper: Timekeeper;
   readonly sealer: Sealer;
+  /** Keeps the statistics rollup in step with the sealed audit chain. */
+  readonly stats: StatsProjector;
   /** Signs the audit chain's head at intervals (gateway.auditCheckpoint, or PAG_CHECKPOINT_EVENTS and PAG_CHECKPOINT_SECONDS) and when the gateway stops. */
   readonly checkpoints: Checkpointer;
   readonly metrics: GatewayMetrics;
@@ -134,7 +137,8 @@ export class Gateway {
     // Demo keys are published; a production configuration neither signs with nor accepts them.
     this.keys = new KeyRegistry(settings.certsDir, config.gateway.environment === 'production');
     this.checkpoints = new Checkpointer(db, this.keys, config.gateway.id, log.child({ module: 'audit' }), () => checkpointPolicy(this.cfg.gateway.auditCheckpoint));
-    this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs }, this.checkpoints);
+    this.stats = new StatsProjector(db, log.child({ module: 'stats' }), { pollMs: Math.max(pollMs, 1000), minIntervalMs: 200 });
+    this.sealer = new Sealer(db, this.hub, log.child({ module: 'audit' }), { pollMs, onSealed: this.stats.kick }, this.checkpoints);
     this.signer = new GatewaySigner(this.keys, config.gateway.id, db);
     this.inbound = new InboundService(db, config, { cases: this.cases, followUps: this.followUps }, this.dispatcher, tokens, log.child({ module: 'inbound' }), {
       keys: this.keys,
@@ -197,6 +201,7 @@ export class Gateway {
     for (const a of this.adapters.values()) await this.startAdapter(a, this.cfg);
     const app = createApp(this, this.log.child({ module: 'http' }));
     await this.sealer.start();
+    this.stats.start();
     if (this.dispatch) this.dispatcher.start();
     this.timekeeper.start();
     if (this.pull) this.province?.start();
@@ -235,6 +240,7 @@ export class Gateway {
     await this.timekeeper.stop();
     await this.dispatcher.stop();
     await this.sealer.stop();
+    await this.stats.stop();
     for (const a of this.adapters.values()) await a.stop();
     await this.db.close();
   }

@@ -72,7 +72,7 @@ const ACTIONS = [
   'case.submitted', 'case.accepted', 'case.returned', 'case.resubmitted', 'case.refused', 'case.terminated', 'case.awaiting_licence', 'case.operating',
   'case.mirrored', 'case.concluded', 'review.origin_deadline',
   'review.requested', 'review.chained', 'review.delivered', 'review.approved', 'review.refused', 'review.extended', 'review.deemed_approved', 'review.cancelled',
-  'licence.issued', 'licence.overdue', 'permits.due', 'permit.reported', 'permit.overdue', 'permit.revoked', 'delivery.failed', 'message.refused',
+  'licence.issued', 'licence.overdue', 'permits.due', 'permit.reported', 'permit.overdue', 'permit.revoked', 'delivery.failed', 'delivery.resent', 'message.refused',
   'inspection.planned', 'inspection.passed', 'inspection.failed', 'rectification.ordered', 'inspection.rectified', 'inspection.failed_again', 'scope_change.ordered',
   'complaint.filed', 'complaint.answered', 'complaint.resolved', 'complaint.reopened',
   'config.changed', 'config.imported', 'calendar.day_set', 'calendar.year_set', 'clock.set', 'alert.calendar_not_covered',

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AdapterError, type Adapter } from '../../adapters/adapter.js';
 import type { AdapterConfig } from '../config/load.js';
+import type { Actor } from '../domain/types.js';
 import type { CaseService } from '../service/cases.js';
 import { appendEvents } from '../store/case-repo.js';
 import { forUpdate, placeholders, type Db } from '../store/sql.js';
@@ -278,12 +279,20 @@ export class Dispatcher {
     return r;
   }
 
-  /** Puts a failed message back in the queue (administrator or supervisor action). */
-  async resend(messageId: string): Promise<boolean> {
-    const n = await this.db.run(`UPDATE outbox SET state = 'ready', attempts = 0, next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND state = 'failed'`, [
-      Date.now(), messageId,
-    ]);
-    if (n > 0) this.kick();
-    return n > 0;
+  /** Puts a failed message back in the queue (an administrator's action), audited with the case it concerns. */
+  async resend(messageId: string, actor: Actor): Promise<boolean> {
+    const now = Date.now();
+    const row = await this.db.tx(async (sql) => {
+      const r = await sql.get<{ case_id: string | null; department_id: string; kind: string }>(
+        `UPDATE outbox SET state = 'ready', attempts = 0, next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND state = 'failed' RETURNING case_id, department_id, kind`,
+        [now, messageId],
+      );
+      if (r) await appendEvents(sql, r.case_id, now, actor, [{ action: 'delivery.resent', data: { messageId, departmentId: r.department_id, kind: r.kind } }]);
+      return r;
+    });
+    if (!row) return false;
+    this.hub.committed({ events: true });
+    this.kick();
+    return true;
   }
 }

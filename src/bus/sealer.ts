@@ -19,7 +19,8 @@ export class Sealer {
     private readonly db: Db,
     private readonly hub: Hub,
     private readonly log: Logger,
-    private readonly opts: { pollMs: number } = { pollMs: 1000 },
+    /** onSealed: told after a pass that sealed events (the statistics projection follows the chain). */
+    private readonly opts: { pollMs: number; onSealed?: () => void } = { pollMs: 1000 },
     /** Signs the chain head now and then; absent, the chain is only sealed. */
     private readonly checkpoints?: Checkpointer,
   ) {}
@@ -75,9 +76,11 @@ export class Sealer {
   };
 
   private async pass(): Promise<void> {
+    let any = false;
     try {
       for (;;) {
         const sealed = await seal(this.db, SEAL_BATCH);
+        any ||= sealed.length > 0;
         await this.publish(sealed);
         // Also with none sealed: the time since the last checkpoint may have run out.
         await this.checkpoints?.sealed(sealed.length);
@@ -87,6 +90,7 @@ export class Sealer {
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'sealing failed');
     }
+    if (any) this.opts.onSealed?.();
   }
 
   /** Publishes what was just sealed, or catches up from the store when other gateways sealed events in between. */

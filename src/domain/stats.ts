@@ -1,28 +1,59 @@
 // Statistics arithmetic: durations summarised from value histograms (mean, median, p90), rates, filters and CSV rows. Pure.
 import { fail } from './errors.js';
 
-/** Durations in milliseconds, each with how many times it occurs; the store groups equal durations so few rows travel. */
-export type Histogram = ReadonlyArray<readonly [valueMs: number, count: number]>;
+/**
+ * Durations grouped by the whole hours they lasted (rounded down): each bucket with how many durations fell in it and
+ * their exact sum in milliseconds. Why buckets: a million durations in milliseconds are a million distinct values, while
+ * their hours are a few hundred, so the statistics rollup (service/stats-projection) stays small whatever the volume.
+ */
+export type Histogram = ReadonlyArray<readonly [hour: number, count: number, sumMs: number]>;
 
 /** A duration summary in hours of elapsed (clock) time; null figures where nothing was measured. */
 export interface DurationSummary {
   count: number;
+  /** Exact. */
   meanHours: number | null;
+  /** To the hour: of the durations' whole hours (the mean of the middle two when the count is even). */
   medianHours: number | null;
+  /** To the hour: the whole hours of the duration at the 90th percentile (nearest rank). */
   p90Hours: number | null;
 }
 
 export const HOUR_MS = 3_600_000;
 
-/** Merges and sorts a histogram's entries by value; zero and negative counts are dropped. */
-export function normalise(h: Histogram): [number, number][] {
-  const m = new Map<number, number>();
-  for (const [v, n] of h) if (n > 0) m.set(v, (m.get(v) ?? 0) + n);
-  return [...m.entries()].sort((a, b) => a[0] - b[0]);
+/** The whole hours a duration lasted, rounded down. */
+export const hourOf = (ms: number): number => Math.floor(ms / HOUR_MS);
+
+/** The histogram of durations given one by one (in milliseconds). */
+export function histogramOf(durationsMs: Iterable<number>): [number, number, number][] {
+  const m = new Map<number, [number, number, number]>();
+  for (const d of durationsMs) {
+    const h = hourOf(d);
+    const b = m.get(h);
+    if (b) {
+      b[1] += 1;
+      b[2] += d;
+    } else m.set(h, [h, 1, d]);
+  }
+  return [...m.values()];
 }
 
-/** The value at 1-based rank `rank` of the sorted values the histogram stands for. */
-function atRank(sorted: [number, number][], rank: number): number {
+/** Merges and sorts a histogram's buckets by hour; zero and negative counts are dropped. */
+export function normalise(h: Histogram): [number, number, number][] {
+  const m = new Map<number, [number, number, number]>();
+  for (const [v, n, sum] of h) {
+    if (n <= 0) continue;
+    const b = m.get(v);
+    if (b) {
+      b[1] += n;
+      b[2] += sum;
+    } else m.set(v, [v, n, sum]);
+  }
+  return [...m.values()].sort((a, b) => a[0] - b[0]);
+}
+
+/** The hour at 1-based rank `rank` of the sorted durations the histogram stands for. */
+function atRank(sorted: [number, number, number][], rank: number): number {
   let seen = 0;
   for (const [v, n] of sorted) {
     seen += n;
@@ -32,17 +63,17 @@ function atRank(sorted: [number, number][], rank: number): number {
 }
 
 /**
- * Median (the mean of the two middle values when the count is even) and the 90th percentile by nearest rank (the
- * smallest value with at least 90 % of values at or below it): both exact, no interpolation between buckets.
+ * Mean (exact), median (the mean of the two middle values when the count is even) and the 90th percentile by nearest
+ * rank (the smallest value with at least 90 % of values at or below it), the last two to the whole hour.
  */
 export function summarise(h: Histogram): DurationSummary {
   const s = normalise(h);
   const count = s.reduce((a, [, n]) => a + n, 0);
   if (count === 0) return { count: 0, meanHours: null, medianHours: null, p90Hours: null };
-  // Integer milliseconds times counts stay exact below 2^53, so the sum does not depend on the order of rows.
-  const total = s.reduce((a, [v, n]) => a + v * n, 0);
+  // Integer milliseconds stay exact below 2^53, so the sum does not depend on the order of rows.
+  const total = s.reduce((a, [, , sum]) => a + sum, 0);
   const median = count % 2 === 1 ? atRank(s, (count + 1) / 2) : (atRank(s, count / 2) + atRank(s, count / 2 + 1)) / 2;
-  return { count, meanHours: total / count / HOUR_MS, medianHours: median / HOUR_MS, p90Hours: atRank(s, Math.ceil(0.9 * count)) / HOUR_MS };
+  return { count, meanHours: total / count / HOUR_MS, medianHours: median, p90Hours: atRank(s, Math.ceil(0.9 * count)) };
 }
 
 /** A share, or null when there is nothing to divide by. */
@@ -108,6 +139,26 @@ function instant(field: 'from' | 'to', v: string): number {
     if (!Number.isNaN(ms)) return ms;
   }
   return fail('INVALID_STATS_FILTER', { field, reason: `${v} is neither a date (YYYY-MM-DD) nor an ISO-8601 instant with a zone` });
+}
+
+/** The month (YYYY-MM) an instant falls in, in Shanghai time. */
+export const monthOf = (ms: number): string => new Date(ms + SHANGHAI_MS).toISOString().slice(0, 7);
+
+/** The month that starts exactly at `ms` in Shanghai, or null when `ms` falls inside a month. */
+export function monthStarting(ms: number): string | null {
+  const m = monthOf(ms);
+  return Date.parse(`${m}-01T00:00:00Z`) - SHANGHAI_MS === ms ? m : null;
+}
+
+/**
+ * The period of a filter as whole months [from, to) (null ends are open), or null when the period begins or ends inside
+ * a month: only whole months can be read from the monthly rollup.
+ */
+export function wholeMonths(f: Pick<StatsFilter, 'from' | 'to'>): { from: string | null; to: string | null } | null {
+  const from = f.from === null ? null : monthStarting(f.from);
+  const to = f.to === null ? null : monthStarting(f.to);
+  if ((f.from !== null && from === null) || (f.to !== null && to === null)) return null;
+  return { from, to };
 }
 
 /**

@@ -302,7 +302,7 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
     res.json({ messages: rows });
   });
   api.post('/outbox/:id/resend', requireRole('admin'), stepUp, body('api/empty.schema.json'), async (req, res) => {
-    if (!(await gw.dispatcher.resend(param(req, 'id')))) fail('NOT_FOUND', { what: 'failed message' });
+    if (!(await gw.dispatcher.resend(param(req, 'id'), actorOf(req)))) fail('NOT_FOUND', { what: 'failed message' });
     res.json({ resent: true });
   });
 

@@ -1,5 +1,6 @@
-// Statistics read model: counts, durations and rates grouped in SQL over the stored cases, summarised by the pure domain/stats.
-import { rates, summarise, sumCounts, toCsv, type CsvRow, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
+// Statistics read model: counts, durations and rates from the monthly rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
+import { ALL } from '../domain/stats-facts.js';
+import { HOUR_MS, rates, summarise, sumCounts, toCsv, wholeMonths, type CsvRow, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
 import type { Db } from '../store/sql.js';
 
 export type { StatsFilter } from '../domain/stats.js';
@@ -98,53 +99,107 @@ const followUp = (byState: Record<string, number>): FollowUpFigures => {
   };
 };
 
-/** Duration histogram of a query returning (d, n) rows. */
-async function histogram(db: Db, text: string, params: unknown[]): Promise<Histogram> {
-  const rows = await db.all<{ d: unknown; n: unknown }>(text, params);
-  return rows.filter((r) => r.d !== null).map((r) => [num(r.d), num(r.n)] as const);
+/** Rows of counts and duration buckets: what both the live queries and the rollup give, and the figures are made of. */
+interface FigureRows {
+  cases: { status: string; industry: string; division_code: string; month: string; n: unknown }[];
+  levels: { level: string; n: unknown }[];
+  /** Decided reviews (approved, refused, deemed approved) by department, state and extension. */
+  reviews: { department_id: string; state: string; extended: unknown; n: unknown }[];
+  /** Decision times of approved and refused reviews, by department and whole hours. */
+  reviewTimes: { department_id: string; h: unknown; n: unknown; s: unknown }[];
+  notifications: { department_id: string; failed: unknown; n: unknown }[];
+  acceptance: Bucket[];
+  review: Bucket[];
+  licence: Bucket[];
+  permits: Bucket[];
+  inspections: { department_id: string; state: string; n: unknown }[];
 }
+type Bucket = { h: unknown; n: unknown; s: unknown };
 
-/** All figures for the filter. Each query groups in the database, so rows returned are few whatever the number of cases. */
-export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
+const histogram = (rows: Bucket[]): Histogram => rows.map((r) => [num(r.h), num(r.n), num(r.s)] as const);
+
+/** Whole hours of a duration column, rounded down for negative values too (integer division truncates in both stores). */
+const hours = (d: string) => `((${d}) - (((${d}) % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS}) / ${HOUR_MS}`;
+
+/** The figures' rows computed from the cases themselves: any period, however it cuts the months. */
+async function liveRows(db: Db, f: StatsFilter): Promise<FigureRows> {
   const q = async <T>(build: (params: unknown[]) => string): Promise<T[]> => {
     const params: unknown[] = [];
     const text = build(params);
     return db.all<T>(text, params);
   };
-  const h = (build: (params: unknown[]) => string): Promise<Histogram> => {
-    const params: unknown[] = [];
-    const text = build(params);
-    return histogram(db, text, params);
-  };
-
-  type C = { status: string; industry: string; division_code: string; month: string; n: unknown };
-  type L = { level: string; n: unknown };
-  type R = { department_id: string; state: string; extended: unknown; d: unknown; n: unknown };
-  type O = { department_id: string; failed: unknown; n: unknown };
-  type I = { department_id: string; state: string; n: unknown };
+  const bucketed = (d: string, from: string) => `SELECT ${hours(d)} AS h, COUNT(*) AS n, SUM(${d}) AS s ${from} GROUP BY 1`;
   // Independent queries: on PostgreSQL they run on pool connections side by side.
-  const [caseRows, levelRows, reviewRows, outboxRows, acceptance, review, licence, permits, inspectionRows] = await Promise.all([
-    q<C>((p) => `SELECT c.status, c.industry, c.division_code, ${monthExpr(db)} AS month, COUNT(*) AS n FROM cases c WHERE ${caseScope(f, p)} GROUP BY 1, 2, 3, 4`),
-    q<L>((p) => `SELECT r.level, COUNT(DISTINCT r.case_id) AS n FROM reviews r JOIN cases c ON c.id = r.case_id WHERE ${caseScope(f, p)} GROUP BY r.level`),
-    q<R>((p) => `SELECT r.department_id, r.state, r.extended, CASE WHEN r.state IN ('approved', 'refused') THEN r.decided_at - r.delivered_at END AS d, COUNT(*) AS n
-       FROM reviews r${perDepartmentScope(f, 'r', p)} AND r.state IN ('approved', 'refused', 'deemed_approved') GROUP BY 1, 2, 3, 4`),
-    q<O>((p) => `SELECT o.department_id, CASE WHEN o.state = 'failed' THEN 1 ELSE 0 END AS failed, COUNT(*) AS n
+  const [cases, levels, reviews, reviewTimes, notifications, acceptance, review, licence, permits, inspections] = await Promise.all([
+    q<FigureRows['cases'][number]>((p) => `SELECT c.status, c.industry, c.division_code, ${monthExpr(db)} AS month, COUNT(*) AS n FROM cases c WHERE ${caseScope(f, p)} GROUP BY 1, 2, 3, 4`),
+    q<FigureRows['levels'][number]>((p) => `SELECT r.level, COUNT(DISTINCT r.case_id) AS n FROM reviews r JOIN cases c ON c.id = r.case_id WHERE ${caseScope(f, p)} GROUP BY r.level`),
+    q<FigureRows['reviews'][number]>((p) => `SELECT r.department_id, r.state, r.extended, COUNT(*) AS n
+       FROM reviews r${perDepartmentScope(f, 'r', p)} AND r.state IN ('approved', 'refused', 'deemed_approved') GROUP BY 1, 2, 3`),
+    q<FigureRows['reviewTimes'][number]>((p) => `SELECT r.department_id, ${hours('r.decided_at - r.delivered_at')} AS h, COUNT(*) AS n, SUM(r.decided_at - r.delivered_at) AS s
+       FROM reviews r${perDepartmentScope(f, 'r', p)} AND r.state IN ('approved', 'refused') AND r.decided_at IS NOT NULL AND r.delivered_at IS NOT NULL GROUP BY 1, 2`),
+    q<FigureRows['notifications'][number]>((p) => `SELECT o.department_id, CASE WHEN o.state = 'failed' THEN 1 ELSE 0 END AS failed, COUNT(*) AS n
        FROM outbox o${perDepartmentScope(f, 'o', p)} AND o.kind = 'notification' GROUP BY 1, 2`),
     // Procedures: submission to acceptance, acceptance to the end of review (every review approved or deemed approved),
     // that end to the licence, the licence to each permit reported.
-    h((p) => `SELECT a.at - c.created_at AS d, COUNT(*) AS n FROM cases c JOIN events a ON a.case_id = c.id AND a.action = 'case.accepted' WHERE ${caseScope(f, p)} GROUP BY 1`),
-    h((p) => `SELECT w.at - a.at AS d, COUNT(*) AS n FROM cases c JOIN events a ON a.case_id = c.id AND a.action = 'case.accepted'
-       JOIN events w ON w.case_id = c.id AND w.action = 'case.awaiting_licence' WHERE ${caseScope(f, p)} GROUP BY 1`),
-    h((p) => `SELECT c.licence_issued_at - w.at AS d, COUNT(*) AS n FROM cases c JOIN events w ON w.case_id = c.id AND w.action = 'case.awaiting_licence'
-       WHERE c.licence_issued_at IS NOT NULL AND ${caseScope(f, p)} GROUP BY 1`),
-    h((p) => `SELECT pm.reported_at - c.licence_issued_at AS d, COUNT(*) AS n FROM permits pm JOIN cases c ON c.id = pm.case_id
-       WHERE pm.reported_at IS NOT NULL AND ${caseLevelScope(f, p)}${depScope(f, 'pm', p)} GROUP BY 1`),
-    q<I>((p) => `SELECT i.department_id, i.state, COUNT(*) AS n FROM inspections i${perDepartmentScope(f, 'i', p)} GROUP BY 1, 2`),
+    q<Bucket>((p) => bucketed('a.at - c.created_at', `FROM cases c JOIN events a ON a.case_id = c.id AND a.action = 'case.accepted' WHERE ${caseScope(f, p)}`)),
+    q<Bucket>((p) => bucketed('w.at - a.at', `FROM cases c JOIN events a ON a.case_id = c.id AND a.action = 'case.accepted'
+       JOIN events w ON w.case_id = c.id AND w.action = 'case.awaiting_licence' WHERE ${caseScope(f, p)}`)),
+    q<Bucket>((p) => bucketed('c.licence_issued_at - w.at', `FROM cases c JOIN events w ON w.case_id = c.id AND w.action = 'case.awaiting_licence'
+       WHERE c.licence_issued_at IS NOT NULL AND ${caseScope(f, p)}`)),
+    q<Bucket>((p) => bucketed('pm.reported_at - c.licence_issued_at', `FROM permits pm JOIN cases c ON c.id = pm.case_id
+       WHERE pm.reported_at IS NOT NULL AND c.licence_issued_at IS NOT NULL AND ${caseLevelScope(f, p)}${depScope(f, 'pm', p)}`)),
+    q<FigureRows['inspections'][number]>((p) => `SELECT i.department_id, i.state, COUNT(*) AS n FROM inspections i${perDepartmentScope(f, 'i', p)} GROUP BY 1, 2`),
   ]);
+  return { cases, levels, reviews, reviewTimes, notifications, acceptance, review, licence, permits, inspections };
+}
+
+/** The figures' rows from the monthly rollup (service/stats-projection): periods of whole months only. */
+async function rollupRows(db: Db, f: StatsFilter, months: { from: string | null; to: string | null }): Promise<FigureRows> {
+  // Each metric is one range of the rollup's primary key (metric first); case-level metrics are counted under ALL and
+  // under each reviewing department, the others under their own department only.
+  const q = async <T>(metric: string, caseLevel: boolean, columns: string, groupBy: string): Promise<T[]> => {
+    const params: unknown[] = [metric];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const conds = ['metric = $1'];
+    if (months.from !== null) conds.push(`month >= ${p(months.from)}`);
+    if (months.to !== null) conds.push(`month < ${p(months.to)}`);
+    if (f.district !== null) conds.push(`division_code LIKE ${p(`${f.district}%`)}`);
+    if (f.departmentId !== null) conds.push(`department = ${p(f.departmentId)}`);
+    else if (caseLevel) conds.push(`department = ${p(ALL)}`);
+    return db.all<T>(`SELECT ${columns}, SUM(n) AS n FROM stats_rollup WHERE ${conds.join(' AND ')}${groupBy ? ` GROUP BY ${groupBy}` : ''} HAVING SUM(n) <> 0`, params);
+  };
+  const time = (metric: string, caseLevel: boolean, k1: string | null) => async (): Promise<Bucket[]> => {
+    const rows = await q<Bucket & { k1: string }>(metric, caseLevel, 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour');
+    return k1 === null ? rows : rows.filter((r) => r.k1 === k1);
+  };
+  const [cases, levels, reviews, reviewTimes, notifications, procs, permits, inspections] = await Promise.all([
+    q<FigureRows['cases'][number]>('case', true, 'k1 AS status, k2 AS industry, division_code, month', 'k1, k2, division_code, month'),
+    q<FigureRows['levels'][number]>('level', true, 'k1 AS level', 'k1'),
+    q<FigureRows['reviews'][number]>('review', false, 'department AS department_id, k1 AS state, k2 AS extended', 'department, k1, k2'),
+    q<FigureRows['reviewTimes'][number]>('review_time', false, 'department AS department_id, hour AS h, SUM(sum_ms) AS s', 'department, hour'),
+    q<FigureRows['notifications'][number]>('notification', false, 'department AS department_id, k1 AS failed', 'department, k1'),
+    time('proc_time', true, null)(),
+    time('permit_time', false, null)(),
+    q<FigureRows['inspections'][number]>('inspection', false, 'department AS department_id, k1 AS state', 'department, k1'),
+  ]);
+  const proc = (k: string) => procs.filter((r) => (r as Bucket & { k1: string }).k1 === k);
+  return { cases, levels, reviews, reviewTimes, notifications, acceptance: proc('acceptance'), review: proc('review'), licence: proc('licence'), permits, inspections };
+}
+
+/**
+ * All figures for the filter. A period of whole months (or none) is read from the monthly rollup, which the projector
+ * keeps up to date a moment after each change is sealed into the audit chain; any other period is counted from the cases.
+ */
+export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean } = {}): Promise<Stats> {
+  const months = o.live ? null : wholeMonths(f);
+  const rows = months ? await rollupRows(db, f, months) : await liveRows(db, f);
 
   const add = (m: Record<string, number>, k: string, n: number) => (m[k] = (m[k] ?? 0) + n);
   const cases: Stats['cases'] = { total: 0, byState: {}, byIndustry: {}, byDistrict: {}, byLevel: {}, byMonth: {} };
-  for (const r of caseRows) {
+  for (const r of rows.cases) {
     const n = num(r.n);
     cases.total += n;
     add(cases.byState, r.status, n);
@@ -152,21 +207,21 @@ export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
     add(cases.byDistrict, r.division_code, n);
     add(cases.byMonth, r.month, n);
   }
-  for (const r of levelRows) add(cases.byLevel, r.level, num(r.n));
+  for (const r of rows.levels) add(cases.byLevel, r.level, num(r.n));
 
   const counts: Record<string, RateCounts> = {};
   const cnt = (d: string) => (counts[d] ??= { decided: 0, deemedApproved: 0, refused: 0, extended: 0, notifications: 0, failedDeliveries: 0 });
-  const durations: Record<string, [number, number][]> = {};
-  for (const r of reviewRows) {
+  for (const r of rows.reviews) {
     const n = num(r.n);
     const c = cnt(r.department_id);
     c.decided += n;
     if (r.state === 'deemed_approved') c.deemedApproved += n;
     if (r.state === 'refused') c.refused += n;
     if (num(r.extended) === 1) c.extended += n;
-    if (r.d !== null) (durations[r.department_id] ??= []).push([num(r.d), n]);
   }
-  for (const r of outboxRows) {
+  const durations: Record<string, [number, number, number][]> = {};
+  for (const r of rows.reviewTimes) (durations[r.department_id] ??= []).push([num(r.h), num(r.n), num(r.s)]);
+  for (const r of rows.notifications) {
     const c = cnt(r.department_id);
     c.notifications += num(r.n);
     if (num(r.failed) === 1) c.failedDeliveries += num(r.n);
@@ -176,7 +231,7 @@ export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
 
   const fu: Record<string, Record<string, number>> = {};
   const fuAll: Record<string, number> = {};
-  for (const r of inspectionRows) {
+  for (const r of rows.inspections) {
     add((fu[r.department_id] ??= {}), r.state, num(r.n));
     add(fuAll, r.state, num(r.n));
   }
@@ -186,9 +241,10 @@ export async function computeStats(db: Db, f: StatsFilter): Promise<Stats> {
     cases,
     timeTaken: {
       unit: 'hours',
-      basis: 'elapsed clock hours; per department from delivery of the request to the department’s own approval or refusal (deemed approvals excluded)',
+      basis:
+        'elapsed clock time; mean exact, median and p90 in whole hours (rounded down); per department from delivery of the request to the department’s own approval or refusal (deemed approvals excluded)',
       perDepartment: perDepartmentTime,
-      perProcedure: { acceptance: summarise(acceptance), review: summarise(review), licence: summarise(licence), permits: summarise(permits) },
+      perProcedure: { acceptance: summarise(histogram(rows.acceptance)), review: summarise(histogram(rows.review)), licence: summarise(histogram(rows.licence)), permits: summarise(histogram(rows.permits)) },
     },
     rates: { overall: rates(sumCounts(Object.values(counts))), perDepartment: perDepartmentRates },
     followUps: { overall: followUp(fuAll), perDepartment: Object.fromEntries(Object.keys(fu).sort().map((d) => [d, followUp(fu[d]!)])) },

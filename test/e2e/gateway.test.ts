@@ -283,6 +283,32 @@ describe('end to end: the gateway as a user runs it', function () {
     expect(started.stderr).to.match(/\/departments\/1\/level/);
   });
 
+  it('gives with `pag stats` the figures the running gateway gives, and the same after `pag stats rebuild`', async function () {
+    const sup = client(gp.base, await login(gp.base, 'supervisor'));
+    expect((await sec.post('/api/cases', application({ enterpriseName: '统计测试有限公司' }))).status).to.equal(201);
+    const fromApi = async () => {
+      // The API reads the rollup a moment behind the last change: ask until two answers agree.
+      let last = '';
+      for (let i = 0; i < 50; i++) {
+        const now = JSON.stringify((await sup.get('/api/stats')).body);
+        if (now === last) return JSON.parse(now);
+        last = now;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      throw new Error('statistics did not settle');
+    };
+    const api = await fromApi();
+    expect(api.cases.total).to.be.greaterThan(0);
+    const cli = pag(['stats'], env);
+    expect(cli.status, cli.stderr).to.equal(0);
+    expect(JSON.parse(cli.stdout)).to.deep.equal(api);
+    const rebuilt = pag(['stats', 'rebuild'], env);
+    expect(rebuilt.status, rebuilt.stderr).to.equal(0);
+    expect(rebuilt.stdout).to.match(new RegExp(`^statistics rollup rebuilt from ${api.cases.total} cases: \\d+ rows`));
+    expect(JSON.parse(pag(['stats'], env).stdout)).to.deep.equal(api);
+    expect(await fromApi()).to.deep.equal(api);
+  });
+
   it('verifies the audit chain with `pag audit verify` and names the first tampered event', async function () {
     await gp.kill('SIGTERM');
     const ok = pag(['audit', 'verify'], env);

@@ -41,6 +41,9 @@ const TABLES: [string, string][] = [
   ['delivery_attempts', '*'],
   ['inbox_hashes', '*'],
   ['complaints', '*'],
+  ['enterprises', '*'],
+  ['province_changes', '*'],
+  ['peer_deadlines', '*'],
 ];
 /**
  * Left out: refused_messages (what a refusal records), audit_head and audit_checkpoints (the sealer's position and its

@@ -1,7 +1,7 @@
 // Statistics arithmetic: summaries against a plain sort of the expanded values over generated cases, rates, filters and CSV.
 import { expect } from 'chai';
 import { GatewayError } from '../../src/domain/errors.js';
-import { csvField, HOUR_MS, parseFilter, rates, summarise, sumCounts, toCsv, type Histogram } from '../../src/domain/stats.js';
+import { csvField, histogramOf, HOUR_MS, monthOf, parseFilter, rates, summarise, sumCounts, toCsv, wholeMonths } from '../../src/domain/stats.js';
 
 /** A small seeded PRNG (mulberry32), so a failing generated case can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -16,26 +16,33 @@ function prng(seed: number): () => number {
 }
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
-/** The oracle: every value written out and sorted. */
-function expanded(h: Histogram): number[] {
-  return h.flatMap(([v, n]) => Array.from({ length: Math.max(n, 0) }, () => v)).sort((a, b) => a - b);
+/** Durations in ms: few distinct hours, repeated, some within the same hour, some exactly on an hour. */
+function randomDurations(r: () => number): number[] {
+  const xs: number[] = [];
+  const distinct = int(r, 0, 12);
+  for (let i = 0; i < distinct; i++) {
+    const base = int(r, 0, 20) * int(r, 1, 3) * 1_800_000 + int(r, 0, 1) * int(r, 0, 999);
+    for (let k = int(r, 0, 6); k > 0; k--) xs.push(base + (r() < 0.3 ? int(r, 0, 3_599_999) : 0));
+  }
+  return xs;
 }
 
-function randomHistogram(r: () => number): [number, number][] {
-  const rows: [number, number][] = [];
-  const distinct = int(r, 0, 12);
-  // Few distinct values, repeated, and sometimes the same value on two rows: as GROUP BY over several columns gives.
-  for (let i = 0; i < distinct; i++) rows.push([int(r, 0, 20) * int(r, 1, 3) * 1_800_000 + int(r, 0, 1) * int(r, 0, 999), int(r, 0, 6)]);
-  if (rows.length && r() < 0.3) rows.push([rows[0]![0], int(r, 1, 3)]);
-  return rows;
+/** A histogram of the durations as a store may return it: the buckets in any order, some split over two rows. */
+function rowsOf(xs: number[], r: () => number): [number, number, number][] {
+  const rows: [number, number, number][] = [];
+  for (const b of histogramOf(xs)) {
+    if (b[1] >= 2 && r() < 0.3) rows.push([b[0], 1, 0], [b[0], b[1] - 1, b[2]]);
+    else rows.push(b);
+  }
+  return rows.sort(() => r() - 0.5);
 }
 
 describe('statistics arithmetic', function () {
-  it('summarises like a sort of the expanded values (2,000 generated histograms)', function () {
+  it('summarises like a sort of the expanded values: mean exact, median and p90 in whole hours (2,000 generated sets)', function () {
     for (let seed = 1; seed <= 2000; seed++) {
       const r = prng(seed);
-      const h = randomHistogram(r);
-      const xs = expanded(h);
+      const xs = randomDurations(r);
+      const h = rowsOf(xs, r);
       const s = summarise(h);
       expect(s.count, `seed ${seed}`).to.equal(xs.length);
       if (xs.length === 0) {
@@ -43,22 +50,37 @@ describe('statistics arithmetic', function () {
         continue;
       }
       const n = xs.length;
-      const median = n % 2 ? xs[(n - 1) / 2]! : (xs[n / 2 - 1]! + xs[n / 2]!) / 2;
-      expect(s.medianHours, `seed ${seed}`).to.equal(median / HOUR_MS);
-      expect(s.p90Hours, `seed ${seed}`).to.equal(xs[Math.ceil(0.9 * n) - 1]! / HOUR_MS);
+      const hs = xs.map((x) => Math.floor(x / HOUR_MS)).sort((a, b) => a - b);
+      const median = n % 2 ? hs[(n - 1) / 2]! : (hs[n / 2 - 1]! + hs[n / 2]!) / 2;
+      expect(s.medianHours, `seed ${seed}`).to.equal(median);
+      expect(s.p90Hours, `seed ${seed}`).to.equal(hs[Math.ceil(0.9 * n) - 1]!);
       expect(s.meanHours!, `seed ${seed}`).to.be.closeTo(xs.reduce((a, b) => a + b, 0) / n / HOUR_MS, 1e-9);
       // Properties that hold for any data: ordered figures within the range, and order of rows irrelevant.
       expect(s.medianHours!).to.be.at.most(s.p90Hours!);
-      expect(s.p90Hours!).to.be.at.most(xs[n - 1]! / HOUR_MS);
-      expect(s.meanHours!).to.be.within(xs[0]! / HOUR_MS - 1e-9, xs[n - 1]! / HOUR_MS + 1e-9);
+      expect(s.p90Hours!).to.be.at.most(hs[n - 1]!);
+      expect(s.meanHours!).to.be.within(Math.min(...xs) / HOUR_MS - 1e-9, Math.max(...xs) / HOUR_MS + 1e-9);
       expect(summarise([...h].reverse()), `seed ${seed}`).to.deep.equal(s);
     }
   });
 
   it('takes the nearest rank for p90 and averages the middle pair for the median', function () {
-    const h: Histogram = Array.from({ length: 10 }, (_, i) => [(i + 1) * HOUR_MS, 1] as const);
-    expect(summarise(h)).to.deep.equal({ count: 10, meanHours: 5.5, medianHours: 5.5, p90Hours: 9 });
-    expect(summarise([[HOUR_MS, 1]])).to.deep.equal({ count: 1, meanHours: 1, medianHours: 1, p90Hours: 1 });
+    const h = histogramOf(Array.from({ length: 10 }, (_, i) => (i + 1) * HOUR_MS + 1800_000));
+    expect(summarise(h)).to.deep.equal({ count: 10, meanHours: 6, medianHours: 5.5, p90Hours: 9 });
+    expect(summarise(histogramOf([HOUR_MS]))).to.deep.equal({ count: 1, meanHours: 1, medianHours: 1, p90Hours: 1 });
+    expect(summarise(histogramOf([-1]))).to.deep.equal({ count: 1, meanHours: -1 / HOUR_MS, medianHours: -1, p90Hours: -1 });
+  });
+
+  it('reads a period as whole months in Shanghai only when both ends fall on the start of a month', function () {
+    const known = () => true;
+    expect(wholeMonths(parseFilter({}, known))).to.deep.equal({ from: null, to: null });
+    expect(wholeMonths(parseFilter({ from: '2025-11-01', to: '2025-12-31' }, known))).to.deep.equal({ from: '2025-11', to: '2026-01' });
+    expect(wholeMonths(parseFilter({ to: '2025-11-30' }, known))).to.deep.equal({ from: null, to: '2025-12' });
+    expect(wholeMonths(parseFilter({ from: '2025-11-02' }, known))).to.equal(null);
+    expect(wholeMonths(parseFilter({ to: '2025-11-29' }, known))).to.equal(null);
+    expect(wholeMonths(parseFilter({ from: '2025-11-01T00:00:00+08:00' }, known))).to.deep.equal({ from: '2025-11', to: null });
+    expect(wholeMonths(parseFilter({ from: '2025-11-01T00:00:00Z' }, known))).to.equal(null);
+    expect(monthOf(Date.parse('2025-10-31T16:00:00Z'))).to.equal('2025-11');
+    expect(monthOf(Date.parse('2025-10-31T15:59:59.999Z'))).to.equal('2025-10');
   });
 
   it('derives rates from counts, null where nothing was decided or sent, and adds counts (generated)', function () {

@@ -1,0 +1,124 @@
+// What one case adds to the statistics: its profile (the few facts the figures use) and the rollup entries it counts in. Pure.
+import { hourOf, monthOf } from './stats.js';
+
+/** A case as the statistics see it, read from the store. */
+export interface CaseSource {
+  id: string;
+  createdAt: number;
+  divisionCode: string;
+  industry: string;
+  status: string;
+  licenceIssuedAt: number | null;
+  reviews: { departmentId: string; level: string; state: string; extended: boolean; deliveredAt: number | null; decidedAt: number | null }[];
+  permits: { departmentId: string; reportedAt: number | null }[];
+  /** Review requests sent (outbox messages of kind notification) and whether each ended failed. */
+  notifications: { departmentId: string; failed: boolean }[];
+  /** Times of the case's case.accepted and case.awaiting_licence events. */
+  accepted: number[];
+  awaitingLicence: number[];
+  inspections: { departmentId: string; state: string }[];
+}
+
+/**
+ * The facts of a case that the figures use, durations already taken: small enough to keep per case, so that when the
+ * case changes its old contribution can be taken out of the rollup exactly.
+ */
+export interface Profile {
+  m: string; // month of submission (Shanghai)
+  v: string; // division code
+  i: string; // industry
+  s: string; // status
+  /** Reviews: department, level, state, extended (1/0), decision time in ms or null. */
+  r: [string, string, string, number, number | null][];
+  /** Procedures in ms: acceptance, review (acceptance to awaiting licence), licence. */
+  a: number[];
+  w: number[];
+  l: number[];
+  /** Permits reported: department, ms from the licence. */
+  p: [string, number][];
+  /** Notifications: department, failed (1/0). */
+  o: [string, number][];
+  /** Inspections: department, state. */
+  n: [string, string][];
+}
+
+const DECIDED = new Set(['approved', 'refused', 'deemed_approved']);
+const TIMED = new Set(['approved', 'refused']);
+
+/** The profile of a case. Mirrors, case by case, what the live statistics queries (service/stats) count. */
+export function profileOf(c: CaseSource): Profile {
+  return {
+    m: monthOf(c.createdAt),
+    v: c.divisionCode,
+    i: c.industry,
+    s: c.status,
+    r: c.reviews.map((r) => [r.departmentId, r.level, r.state, r.extended ? 1 : 0, r.decidedAt !== null && r.deliveredAt !== null ? r.decidedAt - r.deliveredAt : null]),
+    a: c.accepted.map((t) => t - c.createdAt),
+    w: c.accepted.flatMap((a) => c.awaitingLicence.map((w) => w - a)),
+    l: c.licenceIssuedAt === null ? [] : c.awaitingLicence.map((w) => c.licenceIssuedAt! - w),
+    p: c.licenceIssuedAt === null ? [] : c.permits.filter((p) => p.reportedAt !== null).map((p) => [p.departmentId, p.reportedAt! - c.licenceIssuedAt!]),
+    o: c.notifications.map((o) => [o.departmentId, o.failed ? 1 : 0]),
+    n: c.inspections.map((x) => [x.departmentId, x.state]),
+  };
+}
+
+/** All departments, in a rollup entry of a case-level figure (the figure without a department filter). */
+export const ALL = '*';
+
+/**
+ * A rollup entry's key: the figure (metric), the case's month and division, the department (ALL or one), two figure-
+ * specific keys and, for durations, the whole hours.
+ * - case (k1 status, k2 industry), level (k1 level), proc_time (k1 acceptance|review|licence): case-level, counted under
+ *   ALL and under each department that reviews the case (the department filter selects cases);
+ * - review (k1 state, k2 extended), review_time, notification (k1 failed), permit_time, inspection (k1 state): counted
+ *   under their own department only (the department filter selects rows); without a filter, departments are summed.
+ */
+export type RollupKey = [metric: string, month: string, division: string, department: string, k1: string, k2: string, hour: number];
+
+/** Rollup entries: key (JSON of the RollupKey) to [count, sum of durations in ms]. */
+export type Entries = Map<string, [number, number]>;
+
+function add(e: Entries, key: RollupKey, n: number, sum: number): void {
+  const k = JSON.stringify(key);
+  const cur = e.get(k);
+  if (cur) {
+    cur[0] += n;
+    cur[1] += sum;
+  } else e.set(k, [n, sum]);
+}
+
+/** The rollup entries a case counts in. */
+export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entries {
+  const { m, v } = p;
+  const deps = [ALL, ...new Set(p.r.map((r) => r[0]))];
+  const levels = [...new Set(p.r.map((r) => r[1]))];
+  for (const d of deps) {
+    add(into, ['case', m, v, d, p.s, p.i, 0], sign, 0);
+    for (const l of levels) add(into, ['level', m, v, d, l, '', 0], sign, 0);
+    for (const [k1, xs] of [['acceptance', p.a], ['review', p.w], ['licence', p.l]] as const) for (const x of xs) add(into, ['proc_time', m, v, d, k1, '', hourOf(x)], sign, sign * x);
+  }
+  for (const [dep, , state, extended, d] of p.r) {
+    if (DECIDED.has(state)) add(into, ['review', m, v, dep, state, String(extended), 0], sign, 0);
+    if (TIMED.has(state) && d !== null) add(into, ['review_time', m, v, dep, '', '', hourOf(d)], sign, sign * d);
+  }
+  for (const [dep, x] of p.p) add(into, ['permit_time', m, v, dep, '', '', hourOf(x)], sign, sign * x);
+  for (const [dep, failed] of p.o) add(into, ['notification', m, v, dep, String(failed), '', 0], sign, 0);
+  for (const [dep, state] of p.n) add(into, ['inspection', m, v, dep, state, '', 0], sign, 0);
+  return into;
+}
+
+/**
+ * Adds to `into` what the rollup gains when a case's profile changes from `before` (none: a case new to the rollup) to
+ * `after` (none: a case gone). Entries may cancel out to zero: `prune` drops those once a batch is summed.
+ */
+export function delta(before: Profile | null, after: Profile | null, into: Entries = new Map()): Entries {
+  if (before) entriesOf(before, into, -1);
+  if (after) entriesOf(after, into, 1);
+  return into;
+}
+
+/** Drops the entries that add nothing. */
+export function prune(e: Entries): Entries {
+  for (const [k, [n, sum]] of e) if (n === 0 && sum === 0) e.delete(k);
+  return e;
+}
