@@ -1,5 +1,5 @@
 // What one case adds to the statistics: its profile (the few facts the figures use) and the rollup entries it counts in. Pure.
-import { hourOf, monthOf } from './stats.js';
+import { dayOf, hourOf } from './stats.js';
 
 /** A case as the statistics see it, read from the store. */
 export interface CaseSource {
@@ -24,7 +24,7 @@ export interface CaseSource {
  * case changes its old contribution can be taken out of the rollup exactly.
  */
 export interface Profile {
-  m: string; // month of submission (Shanghai)
+  m: string; // day of submission (Shanghai), YYYY-MM-DD
   v: string; // division code
   i: string; // industry
   s: string; // status
@@ -48,7 +48,7 @@ const TIMED = new Set(['approved', 'refused']);
 /** The profile of a case. Mirrors, case by case, what the live statistics queries (service/stats) count. */
 export function profileOf(c: CaseSource): Profile {
   return {
-    m: monthOf(c.createdAt),
+    m: dayOf(c.createdAt),
     v: c.divisionCode,
     i: c.industry,
     s: c.status,
@@ -66,14 +66,16 @@ export function profileOf(c: CaseSource): Profile {
 export const ALL = '*';
 
 /**
- * A rollup entry's key: the figure (metric), the case's month and division, the department (ALL or one), two figure-
- * specific keys and, for durations, the whole hours.
+ * A rollup entry's key: the figure (metric), the grain of the period ('m' a month YYYY-MM, 'd' a day YYYY-MM-DD) and the
+ * case's period of submission in it, its division, the department (ALL or one), two figure-specific keys and, for
+ * durations, the whole hours. Every entry is counted twice, under its month and under its day: whole months of a period
+ * are read by month, the days at its ends by day.
  * - case (k1 status, k2 industry), level (k1 level), proc_time (k1 acceptance|review|licence): case-level, counted under
  *   ALL and under each department that reviews the case (the department filter selects cases);
  * - review (k1 state, k2 extended), review_time, notification (k1 failed), permit_time, inspection (k1 state): counted
  *   under their own department only (the department filter selects rows); without a filter, departments are summed.
  */
-export type RollupKey = [metric: string, month: string, division: string, department: string, k1: string, k2: string, hour: number];
+export type RollupKey = [metric: string, grain: 'm' | 'd', period: string, division: string, department: string, k1: string, k2: string, hour: number];
 
 /** Rollup entries: key (JSON of the RollupKey) to [count, sum of durations in ms]. */
 export type Entries = Map<string, [number, number]>;
@@ -89,21 +91,26 @@ function add(e: Entries, key: RollupKey, n: number, sum: number): void {
 
 /** The rollup entries a case counts in. */
 export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entries {
-  const { m, v } = p;
+  const { m: day, v } = p;
+  const month = day.slice(0, 7);
+  const both = (metric: string, dep: string, k1: string, k2: string, hour: number, sum: number) => {
+    add(into, [metric, 'm', month, v, dep, k1, k2, hour], sign, sign * sum);
+    add(into, [metric, 'd', day, v, dep, k1, k2, hour], sign, sign * sum);
+  };
   const deps = [ALL, ...new Set(p.r.map((r) => r[0]))];
   const levels = [...new Set(p.r.map((r) => r[1]))];
   for (const d of deps) {
-    add(into, ['case', m, v, d, p.s, p.i, 0], sign, 0);
-    for (const l of levels) add(into, ['level', m, v, d, l, '', 0], sign, 0);
-    for (const [k1, xs] of [['acceptance', p.a], ['review', p.w], ['licence', p.l]] as const) for (const x of xs) add(into, ['proc_time', m, v, d, k1, '', hourOf(x)], sign, sign * x);
+    both('case', d, p.s, p.i, 0, 0);
+    for (const l of levels) both('level', d, l, '', 0, 0);
+    for (const [k1, xs] of [['acceptance', p.a], ['review', p.w], ['licence', p.l]] as const) for (const x of xs) both('proc_time', d, k1, '', hourOf(x), x);
   }
   for (const [dep, , state, extended, d] of p.r) {
-    if (DECIDED.has(state)) add(into, ['review', m, v, dep, state, String(extended), 0], sign, 0);
-    if (TIMED.has(state) && d !== null) add(into, ['review_time', m, v, dep, '', '', hourOf(d)], sign, sign * d);
+    if (DECIDED.has(state)) both('review', dep, state, String(extended), 0, 0);
+    if (TIMED.has(state) && d !== null) both('review_time', dep, '', '', hourOf(d), d);
   }
-  for (const [dep, x] of p.p) add(into, ['permit_time', m, v, dep, '', '', hourOf(x)], sign, sign * x);
-  for (const [dep, failed] of p.o) add(into, ['notification', m, v, dep, String(failed), '', 0], sign, 0);
-  for (const [dep, state] of p.n) add(into, ['inspection', m, v, dep, state, '', 0], sign, 0);
+  for (const [dep, x] of p.p) both('permit_time', dep, '', '', hourOf(x), x);
+  for (const [dep, failed] of p.o) both('notification', dep, String(failed), '', 0, 0);
+  for (const [dep, state] of p.n) both('inspection', dep, state, '', 0, 0);
   return into;
 }
 

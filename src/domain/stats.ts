@@ -144,21 +144,42 @@ function instant(field: 'from' | 'to', v: string): number {
 /** The month (YYYY-MM) an instant falls in, in Shanghai time. */
 export const monthOf = (ms: number): string => new Date(ms + SHANGHAI_MS).toISOString().slice(0, 7);
 
-/** The month that starts exactly at `ms` in Shanghai, or null when `ms` falls inside a month. */
-export function monthStarting(ms: number): string | null {
-  const m = monthOf(ms);
-  return Date.parse(`${m}-01T00:00:00Z`) - SHANGHAI_MS === ms ? m : null;
+/** The day (YYYY-MM-DD) an instant falls in, in Shanghai time. */
+export const dayOf = (ms: number): string => new Date(ms + SHANGHAI_MS).toISOString().slice(0, 10);
+
+/** The day that starts exactly at `ms` in Shanghai, or null when `ms` falls inside a day. */
+function dayStarting(ms: number): string | null {
+  const d = dayOf(ms);
+  return Date.parse(`${d}T00:00:00Z`) - SHANGHAI_MS === ms ? d : null;
+}
+
+const nextMonth = (m: string): string => {
+  const [y, mo] = m.split('-').map(Number) as [number, number];
+  return mo === 12 ? `${String(y + 1).padStart(4, '0')}-01` : `${String(y).padStart(4, '0')}-${String(mo + 1).padStart(2, '0')}`;
+};
+
+/** A period in rollup terms: whole months [from, to) and the days [from, to) at its ends (null ends are open). */
+export interface RollupPeriod {
+  months: { from: string | null; to: string | null } | null;
+  days: { from: string; to: string }[];
 }
 
 /**
- * The period of a filter as whole months [from, to) (null ends are open), or null when the period begins or ends inside
- * a month: only whole months can be read from the monthly rollup.
+ * A filter's period as whole months and the days at its ends, read from the rollup; null when the period starts or
+ * ends inside a day (an instant), which only counting the cases can answer.
  */
-export function wholeMonths(f: Pick<StatsFilter, 'from' | 'to'>): { from: string | null; to: string | null } | null {
-  const from = f.from === null ? null : monthStarting(f.from);
-  const to = f.to === null ? null : monthStarting(f.to);
-  if ((f.from !== null && from === null) || (f.to !== null && to === null)) return null;
-  return { from, to };
+export function rollupPeriod(f: Pick<StatsFilter, 'from' | 'to'>): RollupPeriod | null {
+  const fromDay = f.from === null ? null : dayStarting(f.from);
+  const toDay = f.to === null ? null : dayStarting(f.to);
+  if ((f.from !== null && fromDay === null) || (f.to !== null && toDay === null)) return null;
+  // The first whole month starts on or after the first day; the months before the last day's month end before it.
+  const mFrom = fromDay === null ? null : fromDay.endsWith('-01') ? fromDay.slice(0, 7) : nextMonth(fromDay.slice(0, 7));
+  const mTo = toDay === null ? null : toDay.slice(0, 7);
+  if (mFrom !== null && mTo !== null && mFrom >= mTo) return { months: null, days: [{ from: fromDay!, to: toDay! }] };
+  const days: RollupPeriod['days'] = [];
+  if (fromDay !== null && mFrom !== null && fromDay < `${mFrom}-01`) days.push({ from: fromDay, to: `${mFrom}-01` });
+  if (toDay !== null && mTo !== null && `${mTo}-01` < toDay) days.push({ from: `${mTo}-01`, to: toDay });
+  return { months: { from: mFrom, to: mTo }, days };
 }
 
 /**

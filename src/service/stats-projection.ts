@@ -1,10 +1,12 @@
-// Statistics projection: keeps the monthly rollup in step with the cases, recomputing each case an audited change touched.
+// Statistics projection: keeps the rollup (by month and by day) in step with the cases, recomputing each case an audited change touched.
 import type { Logger } from 'pino';
 import { delta, profileOf, prune, type CaseSource, type Entries, type Profile, type RollupKey } from '../domain/stats-facts.js';
 import { forUpdate, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Cases recomputed per transaction. */
 const CASE_BATCH = 500;
+/** Rollup entries a rebuild sums in memory before writing them. */
+const REBUILD_FLUSH = 200_000;
 /** Events read per pass from the audit chain. */
 const EVENT_BATCH = 5000;
 
@@ -65,21 +67,21 @@ async function loadSources(sql: Sql, ids: Selection): Promise<Map<string, CaseSo
 
 type RollupRow = readonly [...RollupKey, number, number];
 
-const UPSERT = 'INSERT INTO stats_rollup (metric, month, division_code, department, k1, k2, hour, n, sum_ms)';
-const ON_CONFLICT = 'ON CONFLICT (metric, month, division_code, department, k1, k2, hour) DO UPDATE SET n = stats_rollup.n + excluded.n, sum_ms = stats_rollup.sum_ms + excluded.sum_ms';
+const UPSERT = 'INSERT INTO stats_rollup (metric, grain, period, division_code, department, k1, k2, hour, n, sum_ms)';
+const ON_CONFLICT = 'ON CONFLICT (metric, grain, period, division_code, department, k1, k2, hour) DO UPDATE SET n = stats_rollup.n + excluded.n, sum_ms = stats_rollup.sum_ms + excluded.sum_ms';
 /** Rows per PostgreSQL statement (array parameters). */
 const PG_ROWS = 10_000;
 
 /** PostgreSQL: one statement of array parameters per chunk; returns the keys left at nothing. */
 async function upsertPg(sql: Sql, rows: RollupRow[]): Promise<RollupKey[]> {
-  const cols = Array.from({ length: 9 }, (_, c) => rows.map((r) => r[c]));
-  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
-  type Back = { metric: string; month: string; division_code: string; department: string; k1: string; k2: string; hour: unknown; n: unknown; sum_ms: unknown };
+  const cols = Array.from({ length: 10 }, (_, c) => rows.map((r) => r[c]));
+  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
+  type Back = { metric: string; grain: 'm' | 'd'; period: string; division_code: string; department: string; k1: string; k2: string; hour: unknown; n: unknown; sum_ms: unknown };
   const got = await sql.all<Back>(
-    `${UPSERT} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ON_CONFLICT} RETURNING metric, month, division_code, department, k1, k2, hour, n, sum_ms`,
+    `${UPSERT} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ON_CONFLICT} RETURNING metric, grain, period, division_code, department, k1, k2, hour, n, sum_ms`,
     cols,
   );
-  return got.filter((r) => num(r.n) === 0 && num(r.sum_ms) === 0).map((r) => [r.metric, r.month, r.division_code, r.department, r.k1, r.k2, num(r.hour)]);
+  return got.filter((r) => num(r.n) === 0 && num(r.sum_ms) === 0).map((r) => [r.metric, r.grain, r.period, r.division_code, r.department, r.k1, r.k2, num(r.hour)]);
 }
 
 /** Adds entries to the rollup, removing the rows that fall to nothing. */
@@ -91,12 +93,12 @@ async function applyEntries(sql: Sql, entries: Entries): Promise<void> {
   } else {
     // In process, one prepared statement per row is cheaper than any multi-row form.
     for (const r of rows) {
-      const left = await sql.get<{ n: unknown; sum_ms: unknown }>(`${UPSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ${ON_CONFLICT} RETURNING n, sum_ms`, [...r]);
-      if (left && num(left.n) === 0 && num(left.sum_ms) === 0) emptied.push(r.slice(0, 7) as unknown as RollupKey);
+      const left = await sql.get<{ n: unknown; sum_ms: unknown }>(`${UPSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ${ON_CONFLICT} RETURNING n, sum_ms`, [...r]);
+      if (left && num(left.n) === 0 && num(left.sum_ms) === 0) emptied.push(r.slice(0, 8) as unknown as RollupKey);
     }
   }
   for (const k of emptied) {
-    await sql.run('DELETE FROM stats_rollup WHERE metric = $1 AND month = $2 AND division_code = $3 AND department = $4 AND k1 = $5 AND k2 = $6 AND hour = $7 AND n = 0', k);
+    await sql.run('DELETE FROM stats_rollup WHERE metric = $1 AND grain = $2 AND period = $3 AND division_code = $4 AND department = $5 AND k1 = $6 AND k2 = $7 AND hour = $8 AND n = 0', k);
   }
 }
 
@@ -188,12 +190,17 @@ export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: numbe
       const last = ids[ids.length - 1]!;
       const { changed } = recount(ids, await loadSources(sql, { after, last }), new Map(), sum);
       await keepProfiles(sql, changed, []);
+      // Written now and then, adding to what is there, so that the sum held in memory stays bounded.
+      if (sum.size > REBUILD_FLUSH) {
+        await applyEntries(sql, prune(sum));
+        sum.clear();
+      }
       cases += ids.length;
       after = last;
     }
     await applyEntries(sql, prune(sum));
     await sql.run('UPDATE stats_projection SET pos = (SELECT pos FROM audit_head WHERE id = 1), updated_at = $1 WHERE id = 1', [Date.now()]);
-    return { cases, rows: sum.size };
+    return { cases, rows: Number((await sql.get<{ n: unknown }>('SELECT COUNT(*) AS n FROM stats_rollup'))!.n) };
   });
 }
 

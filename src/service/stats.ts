@@ -1,6 +1,6 @@
-// Statistics read model: counts, durations and rates from the monthly rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
+// Statistics read model: counts, durations and rates from the rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
 import { ALL } from '../domain/stats-facts.js';
-import { HOUR_MS, rates, summarise, sumCounts, toCsv, wholeMonths, type CsvRow, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
+import { HOUR_MS, rates, summarise, sumCounts, toCsv, rollupPeriod, type CsvRow, type RollupPeriod, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
 import type { Db } from '../store/sql.js';
 
 export type { StatsFilter } from '../domain/stats.js';
@@ -121,7 +121,7 @@ const histogram = (rows: Bucket[]): Histogram => rows.map((r) => [num(r.h), num(
 /** Whole hours of a duration column, rounded down for negative values too (integer division truncates in both stores). */
 const hours = (d: string) => `((${d}) - (((${d}) % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS}) / ${HOUR_MS}`;
 
-/** The figures' rows computed from the cases themselves: any period, however it cuts the months. */
+/** The figures' rows computed from the cases themselves: any period, to the millisecond. */
 async function liveRows(db: Db, f: StatsFilter): Promise<FigureRows> {
   const q = async <T>(build: (params: unknown[]) => string): Promise<T[]> => {
     const params: unknown[] = [];
@@ -153,30 +153,35 @@ async function liveRows(db: Db, f: StatsFilter): Promise<FigureRows> {
   return { cases, levels, reviews, reviewTimes, notifications, acceptance, review, licence, permits, inspections };
 }
 
-/** The figures' rows from the monthly rollup (service/stats-projection): periods of whole months only. */
-async function rollupRows(db: Db, f: StatsFilter, months: { from: string | null; to: string | null }): Promise<FigureRows> {
-  // Each metric is one range of the rollup's primary key (metric first); case-level metrics are counted under ALL and
-  // under each reviewing department, the others under their own department only.
+/** The figures' rows from the rollup (service/stats-projection): its whole months by month, the days at its ends by day. */
+async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise<FigureRows> {
+  // Each part is one range of the rollup's primary key (metric, grain, period); case-level metrics are counted under
+  // ALL and under each reviewing department, the others under their own department only.
   const q = async <T>(metric: string, caseLevel: boolean, columns: string, groupBy: string): Promise<T[]> => {
     const params: unknown[] = [metric];
     const p = (v: unknown) => {
       params.push(v);
       return `$${params.length}`;
     };
-    const conds = ['metric = $1'];
-    if (months.from !== null) conds.push(`month >= ${p(months.from)}`);
-    if (months.to !== null) conds.push(`month < ${p(months.to)}`);
-    if (f.district !== null) conds.push(`division_code LIKE ${p(`${f.district}%`)}`);
-    if (f.departmentId !== null) conds.push(`department = ${p(f.departmentId)}`);
-    else if (caseLevel) conds.push(`department = ${p(ALL)}`);
-    return db.all<T>(`SELECT ${columns}, SUM(n) AS n FROM stats_rollup WHERE ${conds.join(' AND ')}${groupBy ? ` GROUP BY ${groupBy}` : ''} HAVING SUM(n) <> 0`, params);
+    const scope: string[] = [];
+    if (f.district !== null) scope.push(`division_code LIKE ${p(`${f.district}%`)}`);
+    if (f.departmentId !== null) scope.push(`department = ${p(f.departmentId)}`);
+    else if (caseLevel) scope.push(`department = ${p(ALL)}`);
+    const part = (grain: 'm' | 'd', from: string | null, to: string | null) => {
+      const conds = ['metric = $1', `grain = '${grain}'`, ...scope];
+      if (from !== null) conds.push(`period >= ${p(from)}`);
+      if (to !== null) conds.push(`period < ${p(to)}`);
+      return `SELECT * FROM stats_rollup WHERE ${conds.join(' AND ')}`;
+    };
+    const parts = [...(period.months ? [part('m', period.months.from, period.months.to)] : []), ...period.days.map((d) => part('d', d.from, d.to))];
+    return db.all<T>(`SELECT ${columns}, SUM(n) AS n FROM (${parts.join(' UNION ALL ')}) r GROUP BY ${groupBy} HAVING SUM(n) <> 0`, params);
   };
   const time = (metric: string, caseLevel: boolean, k1: string | null) => async (): Promise<Bucket[]> => {
     const rows = await q<Bucket & { k1: string }>(metric, caseLevel, 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour');
     return k1 === null ? rows : rows.filter((r) => r.k1 === k1);
   };
   const [cases, levels, reviews, reviewTimes, notifications, procs, permits, inspections] = await Promise.all([
-    q<FigureRows['cases'][number]>('case', true, 'k1 AS status, k2 AS industry, division_code, month', 'k1, k2, division_code, month'),
+    q<FigureRows['cases'][number]>('case', true, 'k1 AS status, k2 AS industry, division_code, substr(period, 1, 7) AS month', 'k1, k2, division_code, substr(period, 1, 7)'),
     q<FigureRows['levels'][number]>('level', true, 'k1 AS level', 'k1'),
     q<FigureRows['reviews'][number]>('review', false, 'department AS department_id, k1 AS state, k2 AS extended', 'department, k1, k2'),
     q<FigureRows['reviewTimes'][number]>('review_time', false, 'department AS department_id, hour AS h, SUM(sum_ms) AS s', 'department, hour'),
@@ -190,12 +195,13 @@ async function rollupRows(db: Db, f: StatsFilter, months: { from: string | null;
 }
 
 /**
- * All figures for the filter. A period of whole months (or none) is read from the monthly rollup, which the projector
- * keeps up to date a moment after each change is sealed into the audit chain; any other period is counted from the cases.
+ * All figures for the filter. A period of whole days (or none) is read from the rollup, which the projector keeps up to
+ * date a moment after each change is sealed into the audit chain; a period that starts or ends inside a day (an
+ * instant) is counted from the cases, as is any period when `live` asks for it.
  */
 export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean } = {}): Promise<Stats> {
-  const months = o.live ? null : wholeMonths(f);
-  const rows = months ? await rollupRows(db, f, months) : await liveRows(db, f);
+  const period = o.live ? null : rollupPeriod(f);
+  const rows = period ? await rollupRows(db, f, period) : await liveRows(db, f);
 
   const add = (m: Record<string, number>, k: string, n: number) => (m[k] = (m[k] ?? 0) + n);
   const cases: Stats['cases'] = { total: 0, byState: {}, byIndustry: {}, byDistrict: {}, byLevel: {}, byMonth: {} };

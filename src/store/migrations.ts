@@ -310,13 +310,14 @@ const MIGRATIONS: string[][] = [
   // 12: the enterprise list by area. A district or city is a range of division codes; without this index a small area
   // was found by reading every enterprise's changes.
   [`CREATE INDEX province_changes_division ON province_changes (division_code, credit_code) WHERE outcome = 'applied'`],
-  // 13: the statistics rollup by month of submission, division and department (service/stats-projection), each case's
+  // 13: the statistics rollup by month and by day of submission, division and department (service/stats-projection), each case's
   // profile as last counted (to take it out again when the case changes), and how far the audit chain is projected.
   // An upgraded store starts at position 0: the projection then counts every case that has events.
   [
     `CREATE TABLE stats_rollup (
       metric TEXT NOT NULL,
-      month TEXT NOT NULL,
+      grain TEXT NOT NULL,
+      period TEXT NOT NULL,
       division_code TEXT NOT NULL,
       department TEXT NOT NULL,
       k1 TEXT NOT NULL,
@@ -324,7 +325,7 @@ const MIGRATIONS: string[][] = [
       hour BIGINT NOT NULL,
       n BIGINT NOT NULL,
       sum_ms BIGINT NOT NULL,
-      PRIMARY KEY (metric, month, division_code, department, k1, k2, hour)
+      PRIMARY KEY (metric, grain, period, division_code, department, k1, k2, hour)
     )`,
     `CREATE TABLE stats_case_profiles (case_id TEXT PRIMARY KEY, profile TEXT NOT NULL)`,
     `CREATE TABLE stats_projection (id INTEGER PRIMARY KEY, pos BIGINT NOT NULL, updated_at BIGINT)`,

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FakeAdapter } from '../../adapters/fake/index.js';
 import { application, client, freshStore, login, startGateway, STORES, writeConfig, type Client, type Running } from '../support/harness.js';
 import { signerFor, signingClient } from '../support/signing.js';
-import { parseFilter, wholeMonths } from '../../src/domain/stats.js';
+import { parseFilter, rollupPeriod } from '../../src/domain/stats.js';
 import { computeStats } from '../../src/service/stats.js';
 import { rebuildStats } from '../../src/service/stats-projection.js';
 
@@ -286,9 +286,13 @@ for (const kind of STORES) {
       const fire = await check('?department=xw-fire', (_id, e) => e.some((x) => x.action === 'review.requested' && x.data.departmentId === 'xw-fire'), 'xw-fire');
       expect(Object.keys(fire.rates.perDepartment)).to.deep.equal(['xw-fire']);
       await check('?district=3201&to=2025-11-30', (_id, e) => submittedAt(e) < dec, null);
-      // A period that cuts a month is counted from the cases.
+      // Days at the ends of a period are read by day from the rollup.
+      const nov4 = Date.parse('2025-11-03T16:00:00Z');
+      const days = await check('?from=2025-11-04&to=2025-12-02', (_id, e) => submittedAt(e) >= nov4, null);
+      expect(days.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
+      // A period that starts inside a day is counted from the cases.
       const cut = Date.parse('2025-11-03T03:30:00Z');
-      expect(wholeMonths(parseFilter({ from: '2025-11-03T11:30:00+08:00' }, () => true))).to.equal(null);
+      expect(rollupPeriod(parseFilter({ from: '2025-11-03T11:30:00+08:00' }, () => true))).to.equal(null);
       const part = await check('?from=2025-11-03T11:30:00%2B08:00&department=xw-health', (_id, e) => submittedAt(e) >= cut && e.some((x) => x.action === 'review.requested' && x.data.departmentId === 'xw-health'), 'xw-health');
       expect(part.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
       const none = await sup.get('/api/stats?district=110101');
@@ -347,7 +351,7 @@ for (const kind of STORES) {
       const after = await both();
       expect(after.rates.overall.failedDeliveries).to.equal(before.rates.overall.failedDeliveries - 1);
       // A rebuild from the cases gives the rollup the projection kept, row for row.
-      const rows = () => run.gw.db.all('SELECT metric, month, division_code, department, k1, k2, hour, n, sum_ms FROM stats_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7');
+      const rows = () => run.gw.db.all('SELECT metric, grain, period, division_code, department, k1, k2, hour, n, sum_ms FROM stats_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7, 8');
       const kept = await rows();
       expect(kept.length).to.be.greaterThan(20);
       await rebuildStats(run.gw.db, 3);

@@ -27,7 +27,12 @@ const plain = (e: Entries) => Object.fromEntries([...e].filter(([, [n, s]]) => n
 describe('statistics profile and rollup entries', function () {
   it('counts a case under its month in Shanghai, under all departments and each of its own for case-level figures, and under its own department otherwise', function () {
     const e = plain(entriesOf(profileOf(source())));
-    const key = (...k: unknown[]) => JSON.stringify(k);
+    // Every entry twice: under the month and under the day of submission (Shanghai), alike.
+    const byMonth = (metric: string, ...k: unknown[]) => JSON.stringify([metric, 'm', '2025-11', ...k]);
+    const byDay = (metric: string, ...k: unknown[]) => JSON.stringify([metric, 'd', '2025-11-01', ...k]);
+    for (const k of Object.keys(e)) if (k.includes('"m"')) expect(e[k.replace('"m","2025-11"', '"d","2025-11-01"')], k).to.deep.equal(e[k]);
+    const key = (metric: string, _month: string, ...k: unknown[]) => byMonth(metric, ...k);
+    void byDay;
     const m = '2025-11';
     for (const d of [ALL, 'fire', 'health']) {
       expect(e[key('case', m, '320102', d, 'licensed', 'catering', 0)], d).to.deep.equal([1, 0]);
@@ -41,17 +46,17 @@ describe('statistics profile and rollup entries', function () {
     expect(e[key('review', m, '320102', 'health', 'deemed_approved', '1', 0)]).to.deep.equal([1, 0]);
     // Deemed approvals have no decision time; the approval took 2.5 hours: bucket 2, its exact milliseconds kept.
     expect(e[key('review_time', m, '320102', 'fire', '', '', 2)]).to.deep.equal([1, 2.5 * HOUR_MS]);
-    expect(Object.keys(e).filter((k) => k.includes('"review_time"'))).to.have.length(1);
+    expect(Object.keys(e).filter((k) => k.includes('"review_time"'))).to.have.length(2);
     expect(e[key('permit_time', m, '320102', 'fire', '', '', 24)]).to.deep.equal([1, 24 * HOUR_MS]);
     expect(e[key('notification', m, '320102', 'health', '1', '', 0)]).to.deep.equal([1, 0]);
     expect(e[key('notification', m, '320102', 'fire', '0', '', 0)]).to.deep.equal([1, 0]);
     expect(e[key('inspection', m, '320102', 'fire', 'passed', '', 0)]).to.deep.equal([1, 0]);
-    expect(Object.keys(e)).to.have.length(3 * 6 + 2 + 1 + 1 + 2 + 1);
+    expect(Object.keys(e)).to.have.length(2 * (3 * 6 + 2 + 1 + 1 + 2 + 1));
   });
 
   it('a case not yet accepted counts under all departments only, with no durations', function () {
     const e = plain(entriesOf(profileOf(source({ status: 'submitted', licenceIssuedAt: null, reviews: [], permits: [], notifications: [], accepted: [], awaitingLicence: [], inspections: [] }))));
-    expect(Object.keys(e)).to.deep.equal([JSON.stringify(['case', '2025-11', '320102', ALL, 'submitted', 'catering', 0])]);
+    expect(Object.keys(e)).to.have.members([JSON.stringify(['case', 'm', '2025-11', '320102', ALL, 'submitted', 'catering', 0]), JSON.stringify(['case', 'd', '2025-11-01', '320102', ALL, 'submitted', 'catering', 0])]);
   });
 
   it('adds up, over generated histories of many cases, to the entries of the cases as they end (deltas are exact and order-free)', function () {
@@ -108,6 +113,6 @@ describe('statistics profile and rollup entries', function () {
   it('a recomputation that finds the case unchanged adds nothing', function () {
     const p = profileOf(source());
     expect(prune(delta(p, p)).size).to.equal(0);
-    expect(prune(delta(p, profileOf(source({ status: 'operating' })))).size).to.equal(6);
+    expect(prune(delta(p, profileOf(source({ status: 'operating' })))).size).to.equal(12);
   });
 });

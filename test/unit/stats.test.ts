@@ -1,7 +1,7 @@
 // Statistics arithmetic: summaries against a plain sort of the expanded values over generated cases, rates, filters and CSV.
 import { expect } from 'chai';
 import { GatewayError } from '../../src/domain/errors.js';
-import { csvField, histogramOf, HOUR_MS, monthOf, parseFilter, rates, summarise, sumCounts, toCsv, wholeMonths } from '../../src/domain/stats.js';
+import { csvField, dayOf, histogramOf, HOUR_MS, monthOf, parseFilter, rates, summarise, sumCounts, toCsv, rollupPeriod } from '../../src/domain/stats.js';
 
 /** A small seeded PRNG (mulberry32), so a failing generated case can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -70,17 +70,47 @@ describe('statistics arithmetic', function () {
     expect(summarise(histogramOf([-1]))).to.deep.equal({ count: 1, meanHours: -1 / HOUR_MS, medianHours: -1, p90Hours: -1 });
   });
 
-  it('reads a period as whole months in Shanghai only when both ends fall on the start of a month', function () {
+  it('reads a period of whole days in Shanghai as whole months and the days at its ends, and leaves instants inside a day to counting', function () {
     const known = () => true;
-    expect(wholeMonths(parseFilter({}, known))).to.deep.equal({ from: null, to: null });
-    expect(wholeMonths(parseFilter({ from: '2025-11-01', to: '2025-12-31' }, known))).to.deep.equal({ from: '2025-11', to: '2026-01' });
-    expect(wholeMonths(parseFilter({ to: '2025-11-30' }, known))).to.deep.equal({ from: null, to: '2025-12' });
-    expect(wholeMonths(parseFilter({ from: '2025-11-02' }, known))).to.equal(null);
-    expect(wholeMonths(parseFilter({ to: '2025-11-29' }, known))).to.equal(null);
-    expect(wholeMonths(parseFilter({ from: '2025-11-01T00:00:00+08:00' }, known))).to.deep.equal({ from: '2025-11', to: null });
-    expect(wholeMonths(parseFilter({ from: '2025-11-01T00:00:00Z' }, known))).to.equal(null);
+    const period = (q: Record<string, string>) => rollupPeriod(parseFilter(q, known));
+    expect(period({})).to.deep.equal({ months: { from: null, to: null }, days: [] });
+    expect(period({ from: '2025-11-01', to: '2025-12-31' })).to.deep.equal({ months: { from: '2025-11', to: '2026-01' }, days: [] });
+    expect(period({ to: '2025-11-30' })).to.deep.equal({ months: { from: null, to: '2025-12' }, days: [] });
+    expect(period({ from: '2025-11-02' })).to.deep.equal({ months: { from: '2025-12', to: null }, days: [{ from: '2025-11-02', to: '2025-12-01' }] });
+    expect(period({ to: '2025-11-29' })).to.deep.equal({ months: { from: null, to: '2025-11' }, days: [{ from: '2025-11-01', to: '2025-11-30' }] });
+    expect(period({ from: '2025-11-15', to: '2026-02-10' })).to.deep.equal({
+      months: { from: '2025-12', to: '2026-02' },
+      days: [{ from: '2025-11-15', to: '2025-12-01' }, { from: '2026-02-01', to: '2026-02-11' }],
+    });
+    // Within one month, or across two with no whole month between: days only.
+    expect(period({ from: '2025-11-10', to: '2025-11-24' })).to.deep.equal({ months: null, days: [{ from: '2025-11-10', to: '2025-11-25' }] });
+    expect(period({ from: '2025-11-15', to: '2025-12-10' })).to.deep.equal({ months: null, days: [{ from: '2025-11-15', to: '2025-12-11' }] });
+    expect(period({ from: '2025-12-20', to: '2026-01-05' })).to.deep.equal({ months: null, days: [{ from: '2025-12-20', to: '2026-01-06' }] });
+    expect(period({ from: '2025-11-01T00:00:00+08:00' })).to.deep.equal({ months: { from: '2025-11', to: null }, days: [] });
+    expect(period({ from: '2025-11-01T00:00:00Z' })).to.equal(null);
+    expect(period({ to: '2025-11-03T11:30:00+08:00' })).to.equal(null);
     expect(monthOf(Date.parse('2025-10-31T16:00:00Z'))).to.equal('2025-11');
     expect(monthOf(Date.parse('2025-10-31T15:59:59.999Z'))).to.equal('2025-10');
+    expect(dayOf(Date.parse('2025-10-31T16:00:00Z'))).to.equal('2025-11-01');
+  });
+
+  it('covers every day of a generated period exactly once, by its months and end days, and no day outside it', function () {
+    const DAY = 24 * HOUR_MS;
+    for (let seed = 1; seed <= 500; seed++) {
+      const r = prng(seed);
+      const start = Date.parse('2024-11-30T16:00:00Z') + int(r, 0, 500) * DAY;
+      const end = start + int(r, 1, 120) * DAY;
+      const from = r() < 0.1 ? null : start;
+      const to = r() < 0.1 ? null : end;
+      const p = rollupPeriod({ from, to })!;
+      for (let t = start - 40 * DAY; t < end + 40 * DAY; t += DAY) {
+        const day = dayOf(t);
+        const byMonth = p.months !== null && (p.months.from === null || day.slice(0, 7) >= p.months.from) && (p.months.to === null || day.slice(0, 7) < p.months.to);
+        const byDay = p.days.filter((d) => day >= d.from && day < d.to).length;
+        const inside = (from === null || t >= from) && (to === null || t < to);
+        expect(Number(byMonth) + byDay, `seed ${seed} ${day}`).to.equal(inside ? 1 : 0);
+      }
+    }
   });
 
   it('derives rates from counts, null where nothing was decided or sent, and adds counts (generated)', function () {
