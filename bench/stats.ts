@@ -12,8 +12,8 @@ export interface StatsQueryResult {
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
-  /** Read from the rollup, or counted from the cases (a period that starts or ends inside a day). */
-  source: 'rollup' | 'live';
+  /** Read from the rollup, and for the parts of days at the ends of a period given in instants, counted from the cases. */
+  source: 'rollup' | 'rollup + live';
 }
 
 export interface StatsResult {
@@ -115,7 +115,7 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
       ['one district (320104), one month', parseFilter({ district: '320104', from: `${month}-01`, to: last(nextMonth) }, known)],
       [`15 days (${month}-10 to -24)`, parseFilter({ from: `${month}-10`, to: `${month}-24` }, known)],
       [`a year from ${month}-15`, parseFilter({ from: `${month}-15`, to: new Date(Date.parse(`${month}-15T00:00:00Z`) + 364 * DAY).toISOString().slice(0, 10) }, known)],
-      [`15 days from noon (${month}-10), counted live`, parseFilter({ from: `${month}-10T12:00:00+08:00`, to: `${month}-25T12:00:00+08:00` }, known)],
+      [`15 days from noon (${month}-10)`, parseFilter({ from: `${month}-10T12:00:00+08:00`, to: `${month}-25T12:00:00+08:00` }, known)],
     ];
     const check = filters[3]![1];
     const rollupEqualsLive = JSON.stringify(await computeStats(db, check)) === JSON.stringify(await computeStats(db, check, { live: true }));
@@ -129,7 +129,7 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
         await computeStats(db, f);
         times.push(performance.now() - t);
       }
-      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times), source: rollupPeriod(f) ? 'rollup' : 'live' });
+      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times), source: rollupPeriod(f).instants.length ? 'rollup + live' : 'rollup' });
     }
     return { store: kind, cases: await count('cases'), reviews: await count('reviews'), events: await count('events'), outbox: await count('outbox'), loadSeconds, rebuildSeconds, rollupEqualsLive, queries };
   } finally {

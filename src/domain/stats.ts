@@ -147,39 +147,48 @@ export const monthOf = (ms: number): string => new Date(ms + SHANGHAI_MS).toISOS
 /** The day (YYYY-MM-DD) an instant falls in, in Shanghai time. */
 export const dayOf = (ms: number): string => new Date(ms + SHANGHAI_MS).toISOString().slice(0, 10);
 
-/** The day that starts exactly at `ms` in Shanghai, or null when `ms` falls inside a day. */
-function dayStarting(ms: number): string | null {
-  const d = dayOf(ms);
-  return Date.parse(`${d}T00:00:00Z`) - SHANGHAI_MS === ms ? d : null;
-}
+/** When a Shanghai day (YYYY-MM-DD) starts, in epoch milliseconds. */
+const dayStart = (day: string): number => Date.parse(`${day}T00:00:00Z`) - SHANGHAI_MS;
 
 const nextMonth = (m: string): string => {
   const [y, mo] = m.split('-').map(Number) as [number, number];
   return mo === 12 ? `${String(y + 1).padStart(4, '0')}-01` : `${String(y).padStart(4, '0')}-${String(mo + 1).padStart(2, '0')}`;
 };
 
-/** A period in rollup terms: whole months [from, to) and the days [from, to) at its ends (null ends are open). */
+/**
+ * A period in rollup terms: whole months [from, to) and whole days [from, to) read from the rollup (null ends are
+ * open), and the parts of days [from, to) (epoch ms) at the ends of a period that starts or ends inside a day, which
+ * are counted from the cases. The parts cover the period exactly once.
+ */
 export interface RollupPeriod {
   months: { from: string | null; to: string | null } | null;
   days: { from: string; to: string }[];
+  instants: { from: number; to: number }[];
 }
 
-/**
- * A filter's period as whole months and the days at its ends, read from the rollup; null when the period starts or
- * ends inside a day (an instant), which only counting the cases can answer.
- */
-export function rollupPeriod(f: Pick<StatsFilter, 'from' | 'to'>): RollupPeriod | null {
-  const fromDay = f.from === null ? null : dayStarting(f.from);
-  const toDay = f.to === null ? null : dayStarting(f.to);
-  if ((f.from !== null && fromDay === null) || (f.to !== null && toDay === null)) return null;
+/** A filter's period split into whole months, the whole days at its ends, and the parts of days beyond those. */
+export function rollupPeriod(f: Pick<StatsFilter, 'from' | 'to'>): RollupPeriod {
+  const instants: RollupPeriod['instants'] = [];
+  let fromDay: string | null = null;
+  let toDay: string | null = null;
+  if (f.from !== null) {
+    fromDay = dayOf(f.from);
+    if (dayStart(fromDay) !== f.from) fromDay = dayOf(dayStart(fromDay) + 36 * HOUR_MS); // the next day
+  }
+  if (f.to !== null) toDay = dayOf(f.to);
+  // Within one day, or from inside one day to inside the next: no whole day at all.
+  if (fromDay !== null && toDay !== null && fromDay > toDay) return { months: null, days: [], instants: [{ from: f.from!, to: f.to! }] };
+  if (f.from !== null && fromDay !== null && dayStart(fromDay) !== f.from) instants.push({ from: f.from, to: dayStart(fromDay) });
+  if (f.to !== null && toDay !== null && dayStart(toDay) !== f.to) instants.push({ from: dayStart(toDay), to: f.to });
+  if (fromDay !== null && fromDay === toDay) return { months: null, days: [], instants };
   // The first whole month starts on or after the first day; the months before the last day's month end before it.
   const mFrom = fromDay === null ? null : fromDay.endsWith('-01') ? fromDay.slice(0, 7) : nextMonth(fromDay.slice(0, 7));
   const mTo = toDay === null ? null : toDay.slice(0, 7);
-  if (mFrom !== null && mTo !== null && mFrom >= mTo) return { months: null, days: [{ from: fromDay!, to: toDay! }] };
+  if (mFrom !== null && mTo !== null && mFrom >= mTo) return { months: null, days: [{ from: fromDay!, to: toDay! }], instants };
   const days: RollupPeriod['days'] = [];
   if (fromDay !== null && mFrom !== null && fromDay < `${mFrom}-01`) days.push({ from: fromDay, to: `${mFrom}-01` });
   if (toDay !== null && mTo !== null && `${mTo}-01` < toDay) days.push({ from: `${mTo}-01`, to: toDay });
-  return { months: { from: mFrom, to: mTo }, days };
+  return { months: { from: mFrom, to: mTo }, days, instants };
 }
 
 /**

@@ -194,14 +194,32 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
   return { cases, levels, reviews, reviewTimes, notifications, acceptance: proc('acceptance'), review: proc('review'), licence: proc('licence'), permits, inspections };
 }
 
+/** The rows of disjoint parts of a period, as one: every figure is a sum over cases, and histograms merge. */
+function joined(parts: FigureRows[]): FigureRows {
+  const [first, ...rest] = parts;
+  const out = { ...first! };
+  for (const p of rest) for (const k of Object.keys(out) as (keyof FigureRows)[]) (out[k] as unknown[]) = [...out[k], ...p[k]];
+  return out;
+}
+
+const sortedKeys = (m: Record<string, number>) => Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
+
 /**
- * All figures for the filter. A period of whole days (or none) is read from the rollup, which the projector keeps up to
- * date a moment after each change is sealed into the audit chain; a period that starts or ends inside a day (an
- * instant) is counted from the cases, as is any period when `live` asks for it.
+ * All figures for the filter. Whole months and days of the period (or all of them) are read from the rollup, which the
+ * projector keeps up to date a moment after each change is sealed into the audit chain; the parts of days at the ends
+ * of a period that starts or ends inside a day are counted from the cases, as is the whole period when `live` asks.
  */
 export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean } = {}): Promise<Stats> {
-  const period = o.live ? null : rollupPeriod(f);
-  const rows = period ? await rollupRows(db, f, period) : await liveRows(db, f);
+  let rows: FigureRows;
+  if (o.live) rows = await liveRows(db, f);
+  else {
+    const period = rollupPeriod(f);
+    const parts = await Promise.all([
+      ...(period.months || period.days.length ? [rollupRows(db, f, period)] : []),
+      ...period.instants.map((i) => liveRows(db, { ...f, from: i.from, to: i.to })),
+    ]);
+    rows = parts.length ? joined(parts) : await liveRows(db, f);
+  }
 
   const add = (m: Record<string, number>, k: string, n: number) => (m[k] = (m[k] ?? 0) + n);
   const cases: Stats['cases'] = { total: 0, byState: {}, byIndustry: {}, byDistrict: {}, byLevel: {}, byMonth: {} };
@@ -214,6 +232,8 @@ export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean }
     add(cases.byMonth, r.month, n);
   }
   for (const r of rows.levels) add(cases.byLevel, r.level, num(r.n));
+  // Keys in order, whichever way (and in how many parts) the rows came.
+  for (const k of ['byState', 'byIndustry', 'byDistrict', 'byLevel', 'byMonth'] as const) cases[k] = sortedKeys(cases[k]);
 
   const counts: Record<string, RateCounts> = {};
   const cnt = (d: string) => (counts[d] ??= { decided: 0, deemedApproved: 0, refused: 0, extended: 0, notifications: 0, failedDeliveries: 0 });

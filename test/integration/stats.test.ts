@@ -290,9 +290,9 @@ for (const kind of STORES) {
       const nov4 = Date.parse('2025-11-03T16:00:00Z');
       const days = await check('?from=2025-11-04&to=2025-12-02', (_id, e) => submittedAt(e) >= nov4, null);
       expect(days.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
-      // A period that starts inside a day is counted from the cases.
+      // A period that starts inside a day: the rest of that day is counted from the cases, the days after read by day.
       const cut = Date.parse('2025-11-03T03:30:00Z');
-      expect(rollupPeriod(parseFilter({ from: '2025-11-03T11:30:00+08:00' }, () => true))).to.equal(null);
+      expect(rollupPeriod(parseFilter({ from: '2025-11-03T11:30:00+08:00' }, () => true)).instants).to.deep.equal([{ from: cut, to: Date.parse('2025-11-03T16:00:00Z') }]);
       const part = await check('?from=2025-11-03T11:30:00%2B08:00&department=xw-health', (_id, e) => submittedAt(e) >= cut && e.some((x) => x.action === 'review.requested' && x.data.departmentId === 'xw-health'), 'xw-health');
       expect(part.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
       const none = await sup.get('/api/stats?district=110101');

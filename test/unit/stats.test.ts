@@ -70,45 +70,63 @@ describe('statistics arithmetic', function () {
     expect(summarise(histogramOf([-1]))).to.deep.equal({ count: 1, meanHours: -1 / HOUR_MS, medianHours: -1, p90Hours: -1 });
   });
 
-  it('reads a period of whole days in Shanghai as whole months and the days at its ends, and leaves instants inside a day to counting', function () {
+  it('reads a period as whole months, the whole days at its ends, and the parts of days beyond those', function () {
     const known = () => true;
     const period = (q: Record<string, string>) => rollupPeriod(parseFilter(q, known));
-    expect(period({})).to.deep.equal({ months: { from: null, to: null }, days: [] });
-    expect(period({ from: '2025-11-01', to: '2025-12-31' })).to.deep.equal({ months: { from: '2025-11', to: '2026-01' }, days: [] });
-    expect(period({ to: '2025-11-30' })).to.deep.equal({ months: { from: null, to: '2025-12' }, days: [] });
-    expect(period({ from: '2025-11-02' })).to.deep.equal({ months: { from: '2025-12', to: null }, days: [{ from: '2025-11-02', to: '2025-12-01' }] });
-    expect(period({ to: '2025-11-29' })).to.deep.equal({ months: { from: null, to: '2025-11' }, days: [{ from: '2025-11-01', to: '2025-11-30' }] });
+    const at = (iso: string) => Date.parse(iso);
+    expect(period({})).to.deep.equal({ months: { from: null, to: null }, days: [], instants: [] });
+    expect(period({ from: '2025-11-01', to: '2025-12-31' })).to.deep.equal({ months: { from: '2025-11', to: '2026-01' }, days: [], instants: [] });
+    expect(period({ to: '2025-11-30' })).to.deep.equal({ months: { from: null, to: '2025-12' }, days: [], instants: [] });
+    expect(period({ from: '2025-11-02' })).to.deep.equal({ months: { from: '2025-12', to: null }, days: [{ from: '2025-11-02', to: '2025-12-01' }], instants: [] });
+    expect(period({ to: '2025-11-29' })).to.deep.equal({ months: { from: null, to: '2025-11' }, days: [{ from: '2025-11-01', to: '2025-11-30' }], instants: [] });
     expect(period({ from: '2025-11-15', to: '2026-02-10' })).to.deep.equal({
       months: { from: '2025-12', to: '2026-02' },
       days: [{ from: '2025-11-15', to: '2025-12-01' }, { from: '2026-02-01', to: '2026-02-11' }],
+      instants: [],
     });
     // Within one month, or across two with no whole month between: days only.
-    expect(period({ from: '2025-11-10', to: '2025-11-24' })).to.deep.equal({ months: null, days: [{ from: '2025-11-10', to: '2025-11-25' }] });
-    expect(period({ from: '2025-11-15', to: '2025-12-10' })).to.deep.equal({ months: null, days: [{ from: '2025-11-15', to: '2025-12-11' }] });
-    expect(period({ from: '2025-12-20', to: '2026-01-05' })).to.deep.equal({ months: null, days: [{ from: '2025-12-20', to: '2026-01-06' }] });
-    expect(period({ from: '2025-11-01T00:00:00+08:00' })).to.deep.equal({ months: { from: '2025-11', to: null }, days: [] });
-    expect(period({ from: '2025-11-01T00:00:00Z' })).to.equal(null);
-    expect(period({ to: '2025-11-03T11:30:00+08:00' })).to.equal(null);
+    expect(period({ from: '2025-11-10', to: '2025-11-24' })).to.deep.equal({ months: null, days: [{ from: '2025-11-10', to: '2025-11-25' }], instants: [] });
+    expect(period({ from: '2025-11-15', to: '2025-12-10' })).to.deep.equal({ months: null, days: [{ from: '2025-11-15', to: '2025-12-11' }], instants: [] });
+    expect(period({ from: '2025-11-01T00:00:00+08:00' })).to.deep.equal({ months: { from: '2025-11', to: null }, days: [], instants: [] });
+    // Instants inside a day: the rest of that day (or the start of it) is counted from the cases.
+    expect(period({ from: '2025-11-01T00:00:00Z', to: '2025-12-03T11:30:00+08:00' })).to.deep.equal({
+      months: null,
+      days: [{ from: '2025-11-02', to: '2025-12-03' }],
+      instants: [{ from: at('2025-11-01T00:00:00Z'), to: at('2025-11-01T16:00:00Z') }, { from: at('2025-12-02T16:00:00Z'), to: at('2025-12-03T03:30:00Z') }],
+    });
+    expect(period({ from: '2025-11-03T09:00:00+08:00', to: '2025-11-03T17:00:00+08:00' })).to.deep.equal({
+      months: null, days: [], instants: [{ from: at('2025-11-03T01:00:00Z'), to: at('2025-11-03T09:00:00Z') }],
+    });
+    expect(period({ from: '2025-11-03T09:00:00+08:00', to: '2025-11-04T08:00:00+08:00' })).to.deep.equal({
+      months: null, days: [], instants: [{ from: at('2025-11-03T01:00:00Z'), to: at('2025-11-03T16:00:00Z') }, { from: at('2025-11-03T16:00:00Z'), to: at('2025-11-04T00:00:00Z') }],
+    });
     expect(monthOf(Date.parse('2025-10-31T16:00:00Z'))).to.equal('2025-11');
     expect(monthOf(Date.parse('2025-10-31T15:59:59.999Z'))).to.equal('2025-10');
     expect(dayOf(Date.parse('2025-10-31T16:00:00Z'))).to.equal('2025-11-01');
   });
 
-  it('covers every day of a generated period exactly once, by its months and end days, and no day outside it', function () {
-    const DAY = 24 * HOUR_MS;
-    for (let seed = 1; seed <= 500; seed++) {
+  it('covers every instant of a generated period exactly once, by its months, days and parts of days, and none outside it', function () {
+    const MIN = 60_000;
+    for (let seed = 1; seed <= 400; seed++) {
       const r = prng(seed);
-      const start = Date.parse('2024-11-30T16:00:00Z') + int(r, 0, 500) * DAY;
-      const end = start + int(r, 1, 120) * DAY;
+      // Whole days most of the time, any minute otherwise.
+      const start = Date.parse('2024-11-30T16:00:00Z') + int(r, 0, 500) * 24 * HOUR_MS + (r() < 0.5 ? int(r, 0, 24 * 60 - 1) * MIN : 0);
+      const end = start + int(r, 1, 120 * 24 * 60) * MIN;
       const from = r() < 0.1 ? null : start;
       const to = r() < 0.1 ? null : end;
-      const p = rollupPeriod({ from, to })!;
-      for (let t = start - 40 * DAY; t < end + 40 * DAY; t += DAY) {
-        const day = dayOf(t);
+      const p = rollupPeriod({ from, to });
+      // Probes where coverage changes hands: each day's start in Shanghai and the instant before it, the ends of the
+      // period and either side of them, and random instants.
+      const probes = [start - 1, start, start + 1, end - 1, end, end + 1];
+      for (let d = Date.parse(`${dayOf(start - 3 * 24 * HOUR_MS)}T00:00:00Z`) - 8 * HOUR_MS; d < end + 3 * 24 * HOUR_MS; d += 24 * HOUR_MS) probes.push(d - 1, d);
+      for (let k = 0; k < 50; k++) probes.push(start - 2 * 24 * HOUR_MS + Math.floor(r() * (end - start + 4 * 24 * HOUR_MS)));
+      for (const x of probes) {
+        const day = dayOf(x);
         const byMonth = p.months !== null && (p.months.from === null || day.slice(0, 7) >= p.months.from) && (p.months.to === null || day.slice(0, 7) < p.months.to);
         const byDay = p.days.filter((d) => day >= d.from && day < d.to).length;
-        const inside = (from === null || t >= from) && (to === null || t < to);
-        expect(Number(byMonth) + byDay, `seed ${seed} ${day}`).to.equal(inside ? 1 : 0);
+        const byInstant = p.instants.filter((i) => x >= i.from && x < i.to).length;
+        const inside = (from === null || x >= from) && (to === null || x < to);
+        expect(Number(byMonth) + byDay + byInstant, `seed ${seed} at ${new Date(x).toISOString()}`).to.equal(inside ? 1 : 0);
       }
     }
   });
