@@ -27,8 +27,15 @@ export async function readCursor(sql: Sql, source: string): Promise<CursorRow | 
   return sql.get<CursorRow>('SELECT * FROM province_pull WHERE source = $1', [source]);
 }
 
-/** An enterprise's current version is that of its newest applied change (on the partial index of applied changes). */
-const VERSIONS_PG = `SELECT credit_code, MAX(version) AS version FROM province_changes WHERE credit_code = ANY($1::text[]) AND outcome = 'applied' GROUP BY credit_code`;
+/**
+ * An enterprise's current version is that of its newest applied change (on the partial index of applied changes). One
+ * lookup per code, by equality: whatever the table looked like when the connection planned the statement once (empty,
+ * at the first page), only the index that leads with the credit code serves it; a plan of `= ANY` over the whole table
+ * made with another index of applied changes read all of them for every page.
+ */
+const VERSIONS_PG = `SELECT * FROM (SELECT c.code AS credit_code,
+    (SELECT p.version FROM province_changes p WHERE p.credit_code = c.code AND p.outcome = 'applied' ORDER BY p.version DESC LIMIT 1) AS version
+  FROM unnest($1::text[]) AS c(code)) v WHERE v.version IS NOT NULL`;
 
 /** Which of `ids` were stored before (as changes or quarantined), and the current version of each of `codes` known. */
 export async function loadStored(sql: Sql, ids: string[], codes: string[]): Promise<Stored> {

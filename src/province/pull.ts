@@ -232,7 +232,12 @@ export class ProvincePuller {
       if (page.more && page.next !== from.cursor && report.pages + (inflight ? 2 : 1) < maxPages) {
         const next = this.fetchPage(page.next);
         const mine = new Set<string>(codesOf(fetched.records));
-        const versions: Promise<Looked | null> = next.then((n) => (n.ok ? this.lookUp(codesOf(n.records).filter((c) => !mine.has(c) && !this.versions.map.has(c))) : null)).catch(() => null);
+        // Nor those of the page being written now: read before its commit, their versions would be stale. Left out
+        // here, they come from the cache or are read when the next page is reconciled, after that commit.
+        const writing = inflight?.p.after;
+        const versions: Promise<Looked | null> = next
+          .then((n) => (n.ok ? this.lookUp(codesOf(n.records).filter((c) => !mine.has(c) && !writing?.has(c) && !this.versions.map.has(c))) : null))
+          .catch(() => null);
         prefetch = { cursor: page.next, page: next, versions };
       }
       const prepared = await this.prepare(from.cursor, from.seq, fetched, inflight?.p ?? null, looked);
@@ -292,7 +297,8 @@ export class ProvincePuller {
   private async prepare(from: string, fromSeq: number, f: Extract<Fetched, { ok: true }>, before: Prepared | null, looked: Looked | null): Promise<Prepared | Gap> {
     const now = Date.now();
     const base = before ? before.fromSeq : fromSeq;
-    if (this.versions.seq !== base) this.versions = { seq: -1, map: new Map() };
+    // The cache holds the state after the page in flight once that page has committed: as good as `before` and the cache.
+    if (this.versions.seq !== base && !(before && this.versions.seq === before.plan.seq)) this.versions = { seq: -1, map: new Map() };
     const cached = this.versions.map;
     const all = codesOf(f.records);
     const versionOf = (c: string) => before?.after.get(c) ?? cached.get(c) ?? looked?.found.get(c);
