@@ -200,6 +200,8 @@ export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: numbe
     }
     await applyEntries(sql, prune(sum));
     await sql.run('UPDATE stats_projection SET pos = (SELECT pos FROM audit_head WHERE id = 1), updated_at = $1 WHERE id = 1', [Date.now()]);
+    // The rollup was rewritten wholesale: the planner's picture of it must follow.
+    if (sql.dialect === 'postgres') await sql.run('ANALYZE stats_rollup');
     return { cases, rows: Number((await sql.get<{ n: unknown }>('SELECT COUNT(*) AS n FROM stats_rollup'))!.n) };
   });
 }
