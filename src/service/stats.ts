@@ -1,7 +1,7 @@
 // Statistics read model: counts, durations and rates from the rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
 import { ALL } from '../domain/stats-facts.js';
 import { HOUR_MS, rates, summarise, sumCounts, toCsv, rollupPeriod, type CsvRow, type RollupPeriod, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
-import type { Db } from '../store/sql.js';
+import type { Db, Sql } from '../store/sql.js';
 
 export type { StatsFilter } from '../domain/stats.js';
 
@@ -82,7 +82,7 @@ function depScope(f: StatsFilter, alias: string, params: unknown[]): string {
   return ` AND ${alias}.department_id = $${params.length}`;
 }
 
-function monthExpr(db: Db): string {
+function monthExpr(db: Sql): string {
   return db.dialect === 'postgres'
     ? `to_char(to_timestamp((c.created_at + ${SHANGHAI_OFFSET_MS}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')`
     : `strftime('%Y-%m', (c.created_at + ${SHANGHAI_OFFSET_MS}) / 1000, 'unixepoch')`;
@@ -123,13 +123,23 @@ const hours = (d: string) => `((${d}) - (((${d}) % ${HOUR_MS}) + ${HOUR_MS}) % $
 
 /** The figures' rows computed from the cases themselves: any period, to the millisecond. */
 async function liveRows(db: Db, f: StatsFilter): Promise<FigureRows> {
+  if (db.dialect !== 'postgres') return liveRowsOn(db, f);
+  // The gateway's connections plan each statement once for any parameters (plan_cache_mode=force_generic_plan), which
+  // suits its own small lookups; here how many cases a period holds decides between an index and a scan, so these
+  // statements are planned for their values (sent together on one connection, which the pool pipelines).
+  return db.tx(async (sql) => {
+    await sql.run('SET LOCAL plan_cache_mode = force_custom_plan');
+    return liveRowsOn(sql, f);
+  });
+}
+
+async function liveRowsOn(db: Sql, f: StatsFilter): Promise<FigureRows> {
   const q = async <T>(build: (params: unknown[]) => string): Promise<T[]> => {
     const params: unknown[] = [];
     const text = build(params);
     return db.all<T>(text, params);
   };
   const bucketed = (d: string, from: string) => `SELECT ${hours(d)} AS h, COUNT(*) AS n, SUM(${d}) AS s ${from} GROUP BY 1`;
-  // Independent queries: on PostgreSQL they run on pool connections side by side.
   const [cases, levels, reviews, reviewTimes, notifications, acceptance, review, licence, permits, inspections] = await Promise.all([
     q<FigureRows['cases'][number]>((p) => `SELECT c.status, c.industry, c.division_code, ${monthExpr(db)} AS month, COUNT(*) AS n FROM cases c WHERE ${caseScope(f, p)} GROUP BY 1, 2, 3, 4`),
     q<FigureRows['levels'][number]>((p) => `SELECT r.level, COUNT(DISTINCT r.case_id) AS n FROM reviews r JOIN cases c ON c.id = r.case_id WHERE ${caseScope(f, p)} GROUP BY r.level`),
