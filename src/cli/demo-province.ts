@@ -111,10 +111,9 @@ export async function provinceStep(c: ProvinceStepContext): Promise<boolean> {
     if (q) say(`  quarantine  record ${q.seq}: ${q.code} (${String(q.reason).split(';')[0]})`);
     const w = s.recentWarnings[0];
     if (w) {
-      const e = await gw.db.get<Json>('SELECT name, division_code, status, last_kind, version, occurred_at FROM enterprise_status WHERE credit_code = $1', [w.creditCode]);
-      const n = await gw.db.get<Json>('SELECT COUNT(*) AS n FROM province_changes WHERE credit_code = $1', [w.creditCode]);
-      const when = e ? new Date(Number(e.occurred_at)).toISOString().slice(0, 19).replace('T', ' ') : '-';
-      say(`  enterprise  ${w.creditCode} ${e?.name} (${e?.division_code}): ${e?.status} (last change ${e?.last_kind}, version ${e?.version}, ${when} UTC; ${Number(n?.n)} changes received); ${w.warning}`);
+      const e = await c.call('supervisor', 'GET', `/api/enterprises/${w.creditCode}`).catch(() => undefined);
+      const when = e ? String(e.occurredAt).slice(0, 19).replace('T', ' ') : '-';
+      say(`  enterprise  ${w.creditCode} ${e?.name} (${e?.divisionCode}): ${e?.status} (last change ${e?.lastKind}, version ${e?.version}, ${when} UTC; ${e?.history.length} changes applied, from GET /api/enterprises/{code}); ${w.warning}`);
       expect(e !== undefined, 'the enterprise with a legacy code has no status');
     }
 

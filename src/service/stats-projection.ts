@@ -127,9 +127,9 @@ export async function projectCases(sql: Sql, ids: string[]): Promise<void> {
       loadSources(sql, { ids: chunk }),
       rowsOf<{ case_id: string; profile: string }>(sql, (c) => `SELECT case_id, profile FROM stats_case_profiles WHERE ${c}`, 'case_id', { ids: chunk }),
     ]);
-    const entries = recount(chunk, sources, new Map(kept.map((k) => [k.case_id, k.profile])), new Map());
-    await applyEntries(sql, prune(entries.sum));
-    await keepProfiles(sql, entries.changed, entries.gone);
+    const r = recount(chunk, sources, new Map(kept.map((k) => [k.case_id, k.profile])), new Map());
+    await applyEntries(sql, prune(r.sum));
+    await keepProfiles(sql, r.changed, r.gone);
   }
 }
 
@@ -172,7 +172,7 @@ export async function projectPending(db: Db, limit = EVENT_BATCH): Promise<numbe
 /**
  * Rebuilds the rollup from every stored case (after a bulk load, or to check it), in one transaction: cleared, filled
  * from the cases batch by batch, the position set to the chain's head so that the projection goes on from there. On
- * SQLite that transaction holds the store's one writer for its duration (about a minute a million cases): run it when quiet.
+ * SQLite that transaction holds the store's one writer for its duration (about three minutes a million cases): run it when quiet.
  */
 export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number }> {
   return db.tx(async (sql) => {

@@ -189,21 +189,17 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
     const parts = [...(period.months ? [part('m', period.months.from, period.months.to)] : []), ...period.days.map((d) => part('d', d.from, d.to))];
     return db.all<T>(`SELECT ${columns}, SUM(n) AS n FROM (${parts.join(' UNION ALL ')}) r GROUP BY ${groupBy} HAVING SUM(n) <> 0`, params);
   };
-  const time = (metric: string, caseLevel: boolean, k1: string | null) => async (): Promise<Bucket[]> => {
-    const rows = await q<Bucket & { k1: string }>(metric, caseLevel, 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour');
-    return k1 === null ? rows : rows.filter((r) => r.k1 === k1);
-  };
   const [cases, levels, reviews, reviewTimes, notifications, procs, permits, inspections] = await Promise.all([
     q<FigureRows['cases'][number]>('case', true, 'k1 AS status, k2 AS industry, division_code, substr(period, 1, 7) AS month', 'k1, k2, division_code, substr(period, 1, 7)'),
     q<FigureRows['levels'][number]>('level', true, 'k1 AS level', 'k1'),
     q<FigureRows['reviews'][number]>('review', false, 'department AS department_id, k1 AS state, k2 AS extended', 'department, k1, k2'),
     q<FigureRows['reviewTimes'][number]>('review_time', false, 'department AS department_id, hour AS h, SUM(sum_ms) AS s', 'department, hour'),
     q<FigureRows['notifications'][number]>('notification', false, 'department AS department_id, k1 AS failed', 'department, k1'),
-    time('proc_time', true, null)(),
-    time('permit_time', false, null)(),
+    q<Bucket & { k1: string }>('proc_time', true, 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour'),
+    q<Bucket>('permit_time', false, 'hour AS h, SUM(sum_ms) AS s', 'hour'),
     q<FigureRows['inspections'][number]>('inspection', false, 'department AS department_id, k1 AS state', 'department, k1'),
   ]);
-  const proc = (k: string) => procs.filter((r) => (r as Bucket & { k1: string }).k1 === k);
+  const proc = (k: string) => procs.filter((r) => r.k1 === k);
   return { cases, levels, reviews, reviewTimes, notifications, acceptance: proc('acceptance'), review: proc('review'), licence: proc('licence'), permits, inspections };
 }
 
