@@ -89,28 +89,38 @@ function add(e: Entries, key: RollupKey, n: number, sum: number): void {
   } else e.set(k, [n, sum]);
 }
 
-/** The rollup entries a case counts in. */
-export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entries {
-  const { m: day, v } = p;
-  const month = day.slice(0, 7);
-  const both = (metric: string, dep: string, k1: string, k2: string, hour: number, sum: number) => {
-    add(into, [metric, 'm', month, v, dep, k1, k2, hour], sign, sign * sum);
-    add(into, [metric, 'd', day, v, dep, k1, k2, hour], sign, sign * sum);
-  };
+/** Receives each figure a case counts in, once: the metric, the department (ALL or one), two keys, whole hours and a duration sum. */
+export type Emit = (metric: string, department: string, k1: string, k2: string, hour: number, sum: number) => void;
+
+/** The figures a case counts in, without period or grain: what the rollup entries and the counting of profiles are made of. */
+export function figuresOf(p: Profile, emit: Emit): void {
   const deps = [ALL, ...new Set(p.r.map((r) => r[0]))];
   const levels = [...new Set(p.r.map((r) => r[1]))];
   for (const d of deps) {
-    both('case', d, p.s, p.i, 0, 0);
-    for (const l of levels) both('level', d, l, '', 0, 0);
-    for (const [k1, xs] of [['acceptance', p.a], ['review', p.w], ['licence', p.l]] as const) for (const x of xs) both('proc_time', d, k1, '', hourOf(x), x);
+    emit('case', d, p.s, p.i, 0, 0);
+    for (const l of levels) emit('level', d, l, '', 0, 0);
+    for (const [k1, xs] of [['acceptance', p.a], ['review', p.w], ['licence', p.l]] as const) for (const x of xs) emit('proc_time', d, k1, '', hourOf(x), x);
   }
   for (const [dep, , state, extended, d] of p.r) {
-    if (DECIDED.has(state)) both('review', dep, state, String(extended), 0, 0);
-    if (TIMED.has(state) && d !== null) both('review_time', dep, '', '', hourOf(d), d);
+    if (DECIDED.has(state)) emit('review', dep, state, String(extended), 0, 0);
+    if (TIMED.has(state) && d !== null) emit('review_time', dep, '', '', hourOf(d), d);
   }
-  for (const [dep, x] of p.p) both('permit_time', dep, '', '', hourOf(x), x);
-  for (const [dep, failed] of p.o) both('notification', dep, String(failed), '', 0, 0);
-  for (const [dep, state] of p.n) both('inspection', dep, state, '', 0, 0);
+  for (const [dep, x] of p.p) emit('permit_time', dep, '', '', hourOf(x), x);
+  for (const [dep, failed] of p.o) emit('notification', dep, String(failed), '', 0, 0);
+  for (const [dep, state] of p.n) emit('inspection', dep, state, '', 0, 0);
+}
+
+/** Case-level figures: counted under ALL and under each reviewing department (the department filter selects cases). */
+export const CASE_LEVEL = new Set(['case', 'level', 'proc_time']);
+
+/** The rollup entries a case counts in: each figure under its month and under its day. */
+export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entries {
+  const { m: day, v } = p;
+  const month = day.slice(0, 7);
+  figuresOf(p, (metric, dep, k1, k2, hour, sum) => {
+    add(into, [metric, 'm', month, v, dep, k1, k2, hour], sign, sign * sum);
+    add(into, [metric, 'd', day, v, dep, k1, k2, hour], sign, sign * sum);
+  });
   return into;
 }
 

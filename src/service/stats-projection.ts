@@ -169,17 +169,40 @@ export async function projectPending(db: Db, limit = EVENT_BATCH): Promise<numbe
   });
 }
 
+/** Rebuild staging: entries summed in batches are appended here without a key, then summed into the rollup once. */
+const STAGE = 'stats_rollup_rebuild';
+const STAGE_COLUMNS = 'metric TEXT NOT NULL, grain TEXT NOT NULL, period TEXT NOT NULL, division_code TEXT NOT NULL, department TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, hour BIGINT NOT NULL, n BIGINT NOT NULL, sum_ms BIGINT NOT NULL';
+const KEY_COLUMNS = 'metric, grain, period, division_code, department, k1, k2, hour';
+
+async function stage(sql: Sql, entries: Entries): Promise<void> {
+  const rows = [...entries].map(([k, [n, s]]) => [...(JSON.parse(k) as RollupKey), n, s] as const);
+  if (sql.dialect === 'postgres') {
+    const types = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
+    for (let i = 0; i < rows.length; i += PG_ROWS) {
+      const chunk = rows.slice(i, i + PG_ROWS);
+      await sql.run(`INSERT INTO ${STAGE} SELECT * FROM unnest(${types.map((t, c) => `$${c + 1}::${t}[]`).join(', ')})`, Array.from({ length: 10 }, (_, c) => chunk.map((r) => r[c])));
+    }
+  } else {
+    for (const r of rows) await sql.run(`INSERT INTO ${STAGE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [...r]);
+  }
+}
+
 /**
  * Rebuilds the rollup from every stored case (after a bulk load, or to check it), in one transaction: cleared, filled
  * from the cases batch by batch, the position set to the chain's head so that the projection goes on from there. On
  * SQLite that transaction holds the store's one writer for its duration (about three minutes a million cases): run it when quiet.
  */
 export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number }> {
-  return db.tx(async (sql) => {
+  const result = await db.tx(async (sql) => {
     // The projection's lock: a running gateway's passes wait for the rebuild rather than interleave with it.
     await sql.get(`SELECT pos FROM stats_projection WHERE id = 1${forUpdate(sql)}`);
     await sql.run('DELETE FROM stats_rollup');
     await sql.run('DELETE FROM stats_case_profiles');
+    // Partial sums go to a staging table and are summed into the rollup once at the end: adding each flush to the
+    // rollup's rows instead rewrote every row once per flush (on PostgreSQL, 8 million dead rows for 450,000 live ones
+    // at a million cases, and every later read paid for them).
+    await sql.run(`DROP TABLE IF EXISTS ${STAGE}`);
+    await sql.run(`CREATE TEMP TABLE ${STAGE} (${STAGE_COLUMNS})`);
     const sum: Entries = new Map();
     let after = '';
     let cases = 0;
@@ -190,20 +213,26 @@ export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: numbe
       const last = ids[ids.length - 1]!;
       const { changed } = recount(ids, await loadSources(sql, { after, last }), new Map(), sum);
       await keepProfiles(sql, changed, []);
-      // Written now and then, adding to what is there, so that the sum held in memory stays bounded.
+      // Staged now and then, so that the sum held in memory stays bounded.
       if (sum.size > REBUILD_FLUSH) {
-        await applyEntries(sql, prune(sum));
+        await stage(sql, prune(sum));
         sum.clear();
       }
       cases += ids.length;
       after = last;
     }
-    await applyEntries(sql, prune(sum));
+    await stage(sql, prune(sum));
+    await sql.run(
+      `INSERT INTO stats_rollup (${KEY_COLUMNS}, n, sum_ms) SELECT ${KEY_COLUMNS}, SUM(n), SUM(sum_ms) FROM ${STAGE} GROUP BY ${KEY_COLUMNS} HAVING SUM(n) <> 0 OR SUM(sum_ms) <> 0`,
+    );
+    await sql.run(`DROP TABLE ${STAGE}`);
     await sql.run('UPDATE stats_projection SET pos = (SELECT pos FROM audit_head WHERE id = 1), updated_at = $1 WHERE id = 1', [Date.now()]);
-    // The rollup was rewritten wholesale: the planner's picture of it must follow.
-    if (sql.dialect === 'postgres') await sql.run('ANALYZE stats_rollup');
     return { cases, rows: Number((await sql.get<{ n: unknown }>('SELECT COUNT(*) AS n FROM stats_rollup'))!.n) };
   });
+  // The rollup was rewritten wholesale: the old rows are dead and the planner's picture is stale. VACUUM cannot run in
+  // a transaction, so it follows the commit.
+  if (db.dialect === 'postgres') await db.run('VACUUM (ANALYZE) stats_rollup, stats_case_profiles');
+  return result;
 }
 
 /**

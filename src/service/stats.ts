@@ -1,5 +1,5 @@
 // Statistics read model: counts, durations and rates from the rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
-import { ALL } from '../domain/stats-facts.js';
+import { ALL, CASE_LEVEL, figuresOf, type Profile } from '../domain/stats-facts.js';
 import { HOUR_MS, rates, summarise, sumCounts, toCsv, rollupPeriod, type CsvRow, type RollupPeriod, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
 import type { Db, Sql } from '../store/sql.js';
 
@@ -203,6 +203,51 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
   return { cases, levels, reviews, reviewTimes, notifications, acceptance: proc('acceptance'), review: proc('review'), licence: proc('licence'), permits, inspections };
 }
 
+/**
+ * The figures' rows of the cases submitted in [from, to) (epoch ms), from the profiles the projection keeps for them:
+ * the same figures, as of the same moment, that the rollup holds for those cases, for a part of a day the rollup cannot
+ * cut. One indexed read of the part's cases; the counting is done here.
+ */
+async function profileRows(db: Db, f: StatsFilter, part: { from: number; to: number }): Promise<FigureRows> {
+  const params: unknown[] = [part.from, part.to];
+  const district = f.district === null ? '' : (params.push(`${f.district}%`), ` AND c.division_code LIKE $${params.length}`);
+  const profiles = await db.all<{ profile: string }>(
+    `SELECT p.profile FROM cases c JOIN stats_case_profiles p ON p.case_id = c.id WHERE c.created_at >= $1 AND c.created_at < $2${district}`,
+    params,
+  );
+  type Row = Record<string, unknown> & { n: number; s: number };
+  const groups = new Map<string, Row>();
+  const out: Record<string, Row[]> = { cases: [], levels: [], reviews: [], reviewTimes: [], notifications: [], acceptance: [], review: [], licence: [], permits: [], inspections: [] };
+  const count = (into: string, fields: Record<string, unknown>, sum: number) => {
+    const key = `${into}\u0000${Object.values(fields).join('\u0000')}`;
+    let row = groups.get(key);
+    if (!row) {
+      row = { ...fields, n: 0, s: 0 };
+      groups.set(key, row);
+      out[into]!.push(row);
+    }
+    row.n++;
+    row.s += sum;
+  };
+  for (const { profile } of profiles) {
+    const p = JSON.parse(profile) as Profile;
+    const month = p.m.slice(0, 7);
+    figuresOf(p, (metric, dep, k1, k2, hour, sum) => {
+      // As in the rollup: a department filter selects its own rows; without one, case-level figures are read under ALL.
+      if (f.departmentId !== null ? dep !== f.departmentId : CASE_LEVEL.has(metric) && dep !== ALL) return;
+      if (metric === 'case') count('cases', { status: k1, industry: k2, division_code: p.v, month }, 0);
+      else if (metric === 'level') count('levels', { level: k1 }, 0);
+      else if (metric === 'review') count('reviews', { department_id: dep, state: k1, extended: k2 }, 0);
+      else if (metric === 'review_time') count('reviewTimes', { department_id: dep, h: hour }, sum);
+      else if (metric === 'notification') count('notifications', { department_id: dep, failed: k1 }, 0);
+      else if (metric === 'proc_time') count(k1, { h: hour }, sum);
+      else if (metric === 'permit_time') count('permits', { h: hour }, sum);
+      else if (metric === 'inspection') count('inspections', { department_id: dep, state: k1 }, 0);
+    });
+  }
+  return out as unknown as FigureRows;
+}
+
 /** The rows of disjoint parts of a period, as one: every figure is a sum over cases, and histograms merge. */
 function joined(parts: FigureRows[]): FigureRows {
   const [first, ...rest] = parts;
@@ -216,7 +261,8 @@ const sortedKeys = (m: Record<string, number>) => Object.fromEntries(Object.keys
 /**
  * All figures for the filter. Whole months and days of the period (or all of them) are read from the rollup, which the
  * projector keeps up to date a moment after each change is sealed into the audit chain; the parts of days at the ends
- * of a period that starts or ends inside a day are counted from the cases, as is the whole period when `live` asks.
+ * of a period that starts or ends inside a day are counted from the profiles the projector keeps for their cases (so
+ * every part is as of the same moment). `live` counts the whole period from the cases themselves instead.
  */
 export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean } = {}): Promise<Stats> {
   let rows: FigureRows;
@@ -225,7 +271,7 @@ export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean }
     const period = rollupPeriod(f);
     const parts = await Promise.all([
       ...(period.months || period.days.length ? [rollupRows(db, f, period)] : []),
-      ...period.instants.map((i) => liveRows(db, { ...f, from: i.from, to: i.to })),
+      ...period.instants.map((i) => profileRows(db, f, i)),
     ]);
     rows = parts.length ? joined(parts) : await liveRows(db, f);
   }

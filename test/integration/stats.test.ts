@@ -290,11 +290,22 @@ for (const kind of STORES) {
       const nov4 = Date.parse('2025-11-03T16:00:00Z');
       const days = await check('?from=2025-11-04&to=2025-12-02', (_id, e) => submittedAt(e) >= nov4, null);
       expect(days.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
-      // A period that starts inside a day: the rest of that day is counted from the cases, the days after read by day.
-      const cut = Date.parse('2025-11-03T03:30:00Z');
-      expect(rollupPeriod(parseFilter({ from: '2025-11-03T11:30:00+08:00' }, () => true)).instants).to.deep.equal([{ from: cut, to: Date.parse('2025-11-03T16:00:00Z') }]);
-      const part = await check('?from=2025-11-03T11:30:00%2B08:00&department=xw-health', (_id, e) => submittedAt(e) >= cut && e.some((x) => x.action === 'review.requested' && x.data.departmentId === 'xw-health'), 'xw-health');
-      expect(part.cases.total).to.be.greaterThan(0).and.lessThan(all.cases.total);
+      // A period that starts and ends inside days: those parts of days are counted from the cases' profiles, the day
+      // between read by day. Each part holds a case (one submitted at 10:00 on the 3rd, one at 01:00 on the 5th).
+      const cut = Date.parse('2025-11-03T01:30:00Z');
+      const end = Date.parse('2025-11-04T22:00:00Z');
+      const period = '?from=2025-11-03T09:30:00%2B08:00&to=2025-11-05T06:00:00%2B08:00';
+      const nov5 = Date.parse('2025-11-04T16:00:00Z');
+      expect(rollupPeriod(parseFilter(Object.fromEntries(new URLSearchParams(period)), () => true)).instants).to.deep.equal([
+        { from: cut, to: nov4 },
+        { from: nov5, to: end },
+      ]);
+      const inParts = evs.filter((e) => e.action === 'case.submitted' && ((e.at >= cut && e.at < nov4) || (e.at >= nov5 && e.at < end)));
+      expect(new Set(inParts.map((e) => e.case_id)).size).to.equal(2);
+      const inPeriod = (_id: string, e: Ev[]) => submittedAt(e) >= cut && submittedAt(e) < end;
+      const part = await check(period, inPeriod, null);
+      expect(part.cases.total).to.equal(2);
+      await check(`${period}&department=xw-health`, (id, e) => inPeriod(id, e) && e.some((x) => x.action === 'review.requested' && x.data.departmentId === 'xw-health'), 'xw-health');
       const none = await sup.get('/api/stats?district=110101');
       expect(none.body.cases.total).to.equal(0);
     });
