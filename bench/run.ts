@@ -253,7 +253,7 @@ async function main(): Promise<void> {
   if (stats.length) {
     out.push(`Statistics: synthetic cases generated in SQL (3 reviews and notifications each, acceptance and end-of-review events, permits, inspections; ANALYZEd),`);
     out.push(`the rollup built from them (rebuildStats, as \`pag stats rebuild\`), then computeStats() over the store's Db (GET /api/stats): whole months of a period are read`);
-    out.push(`by month and its end days by day from the rollup, the parts of days at the ends of a period given in instants counted from the cases; ${CONFIG.stats.runs} runs per filter (fewer past ${CONFIG.stats.maxMs / 1000} s) after one warm-up run`);
+    out.push(`by month and its end days by day from the rollup, the parts of days at the ends of a period given in instants counted from their cases' profiles; ${CONFIG.stats.runs} runs per filter (fewer past ${CONFIG.stats.maxMs / 1000} s) after one warm-up run`);
     out.push(
       table(
         ['store', 'cases', 'reviews', 'events', 'load s', 'rollup s', 'filter', 'from', 'runs', 'p50 ms', 'p95 ms', 'max ms', 'target', 'met'],

@@ -12,8 +12,8 @@ export interface StatsQueryResult {
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
-  /** Read from the rollup, and for the parts of days at the ends of a period given in instants, counted from the cases. */
-  source: 'rollup' | 'rollup + live';
+  /** Read from the rollup, and for the parts of days at the ends of a period given in instants, counted from their cases' profiles. */
+  source: 'rollup' | 'rollup + profiles';
 }
 
 export interface StatsResult {
@@ -129,7 +129,7 @@ export async function measureStats(kind: StoreKind, o: { cases: number; runs: nu
         await computeStats(db, f);
         times.push(performance.now() - t);
       }
-      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times), source: rollupPeriod(f).instants.length ? 'rollup + live' : 'rollup' });
+      queries.push({ name, runs: times.length, p50Ms: percentile(times, 0.5), p95Ms: percentile(times, 0.95), maxMs: Math.max(...times), source: rollupPeriod(f).instants.length ? 'rollup + profiles' : 'rollup' });
     }
     return { store: kind, cases: await count('cases'), reviews: await count('reviews'), events: await count('events'), outbox: await count('outbox'), loadSeconds, rebuildSeconds, rollupEqualsLive, queries };
   } finally {
