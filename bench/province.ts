@@ -1,15 +1,12 @@
 // Bench phase (a child process of its own, so its RSS is the pull's): pull and apply N generated status changes from the
-// simulated province (another process) into PostgreSQL, against a bare bulk insert of the same rows in the same run.
+// simulated province (another process) into PostgreSQL, against a bare bulk insert of the same rows (a third process) in the same run.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { GatewayConfig } from '../src/config/load.js';
-import { readRecord } from '../src/domain/province-change.js';
 import { CERTS_DIR } from '../src/paths.js';
 import { ProvincePuller } from '../src/province/pull.js';
-import { simRecord } from '../src/province/sim-data.js';
 import { migrate } from '../src/store/migrations.js';
-import type { Db } from '../src/store/sql.js';
 import { KeyRegistry } from '../src/trust/keys.js';
 import { cleanupAll, freshStore } from './support.js';
 
@@ -41,36 +38,30 @@ export interface ProvinceResult {
 }
 
 const RECEIVER = 'xuanwu-gateway';
-const COLS = ['id', 'seq', 'credit_code', 'kind', 'version', 'division_code', 'name', 'occurred_at', 'outcome', 'warning', 'received_at'];
-const TYPES = ['text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint', 'text', 'text', 'bigint'];
-
-/**
- * The baseline: the same change rows, generated beforehand batch by batch (generation not timed), inserted by one
- * multi-row INSERT (unnest of arrays) per batch of the pull's page size, each batch its own transaction, into `table`.
- * No fetch, signature, reconciliation, enterprise registry, audit event or cursor.
- */
-async function bareInsert(db: Db, table: string, cfg: ProvinceConfig, from: number, to: number): Promise<number> {
-  const feed = { seed: cfg.seed, total: cfg.records };
-  let ms = 0;
-  for (let first = from; first <= to; first += cfg.pageSize) {
-    const cols: unknown[][] = COLS.map(() => []);
-    const now = Date.now();
-    for (let s = first; s <= Math.min(first + cfg.pageSize - 1, to); s++) {
-      const raw = simRecord(feed, s);
-      const r = readRecord({ id: raw.id as string, seq: s, raw });
-      const row = r.ok ? [r.record.id, s, r.record.creditCode, r.record.kind, r.record.version, r.record.divisionCode, r.record.name, Date.parse(r.record.occurredAt), 'applied', r.warning, now] : [raw.id, s, String(raw.creditCode), raw.kind, raw.version, raw.divisionCode, raw.name, 0, 'quarantined', null, now];
-      row.forEach((v, i) => cols[i]!.push(v));
-    }
-    const t = performance.now();
-    await db.run(`INSERT INTO ${table} (${COLS.join(', ')}) SELECT * FROM unnest(${TYPES.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')})`, cols);
-    ms += performance.now() - t;
-  }
-  return ms / 1000;
+/** Runs the bare inserts in a process of their own, so that generating and inserting their rows weighs on neither the pull's CPU time nor its RSS. */
+function bareWorker(schema: string, cfg: ProvinceConfig) {
+  const child = fork(fileURLToPath(new URL('./province-bare.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send({ schema, seed: cfg.seed, records: cfg.records, pageSize: cfg.pageSize });
+  return {
+    insert: (table: string, from: number, to: number) =>
+      new Promise<number>((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`bare insert child exited with ${code}`));
+        child.once('exit', onExit);
+        child.once('message', (m: { seconds?: number; error?: string }) => {
+          child.off('exit', onExit);
+          if (m.error !== undefined) reject(new Error(m.error));
+          else resolve(m.seconds!);
+        });
+        child.send({ table, from, to });
+      }),
+    stop: () => child.kill(),
+  };
 }
 
 async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
   const sim = fork(fileURLToPath(new URL('./province-sim.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const store = await freshStore('postgres', 'province');
+  let bare: ReturnType<typeof bareWorker> | null = null;
   let peak = 0;
   const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
   const watcher = setInterval(sample, 20);
@@ -85,6 +76,7 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
     if (process.env.FF) await db.run(`ALTER TABLE enterprises SET (fillfactor = ${process.env.FF})`);
     await db.run('CREATE TABLE bare_pk (LIKE province_changes INCLUDING DEFAULTS, PRIMARY KEY (id))');
     await db.run('CREATE TABLE bare_same (LIKE province_changes INCLUDING ALL)');
+    bare = bareWorker(store.schema!, cfg);
     const pull = { url, sender: 'province', intervalSeconds: 3600, pageSize: cfg.pageSize, timeoutMs: 30_000, retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 } };
     const config = { province: { pull } } as unknown as GatewayConfig;
     const puller = new ProvincePuller(db, () => config, new KeyRegistry(CERTS_DIR, false), RECEIVER, pino({ level: 'warn' }));
@@ -98,8 +90,8 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
     const r = { applied: 0, stale: 0, quarantined: 0, caughtUp: false, error: null as unknown };
     for (let from = 1; from <= cfg.records; from += perSlice) {
       const to = Math.min(cfg.records, from + perSlice - 1);
-      bareSeconds += await bareInsert(db, 'bare_pk', cfg, from, to);
-      bareSameSeconds += await bareInsert(db, 'bare_same', cfg, from, to);
+      bareSeconds += await bare.insert('bare_pk', from, to);
+      bareSameSeconds += await bare.insert('bare_same', from, to);
       sample();
       const t = performance.now();
       const part = await puller.runOnce({ maxPages: Math.ceil((to - from + 1) / cfg.pageSize) });
@@ -131,6 +123,7 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
   } finally {
     clearInterval(watcher);
     sim.kill();
+    bare?.stop();
     await store.cleanup();
   }
 }
