@@ -77,11 +77,28 @@ export const ALL = '*';
  */
 export type RollupKey = [metric: string, grain: 'm' | 'd', period: string, division: string, department: string, k1: string, k2: string, hour: number];
 
-/** Rollup entries: key (JSON of the RollupKey) to [count, sum of durations in ms]. */
+/** Rollup entries: key (entryKey of the RollupKey) to [count, sum of durations in ms]. */
 export type Entries = Map<string, [number, number]>;
 
-function add(e: Entries, key: RollupKey, n: number, sum: number): void {
-  const k = JSON.stringify(key);
+/**
+ * An entry's key as text: the grain and period, then the JSON of the rest. The figure's part is made once for both
+ * grains (the JSON of a whole key per entry was most of a recomputation's cost); grain and period hold no NUL.
+ */
+const keyText = (grain: 'm' | 'd', period: string, figure: string): string => `${grain}${period}\u0000${figure}`;
+const figureText = (metric: string, division: string, department: string, k1: string, k2: string, hour: number): string => JSON.stringify([metric, division, department, k1, k2, hour]);
+
+export function entryKey(k: RollupKey): string {
+  const [metric, grain, period, division, department, k1, k2, hour] = k;
+  return keyText(grain, period, figureText(metric, division, department, k1, k2, hour));
+}
+
+export function rollupKeyOf(key: string): RollupKey {
+  const cut = key.indexOf('\u0000');
+  const [metric, division, department, k1, k2, hour] = JSON.parse(key.slice(cut + 1)) as [string, string, string, string, string, number];
+  return [metric, key[0] as 'm' | 'd', key.slice(1, cut), division, department, k1, k2, hour];
+}
+
+function add(e: Entries, k: string, n: number, sum: number): void {
   const cur = e.get(k);
   if (cur) {
     cur[0] += n;
@@ -118,8 +135,9 @@ export function entriesOf(p: Profile, into: Entries = new Map(), sign = 1): Entr
   const { m: day, v } = p;
   const month = day.slice(0, 7);
   figuresOf(p, (metric, dep, k1, k2, hour, sum) => {
-    add(into, [metric, 'm', month, v, dep, k1, k2, hour], sign, sign * sum);
-    add(into, [metric, 'd', day, v, dep, k1, k2, hour], sign, sign * sum);
+    const figure = figureText(metric, v, dep, k1, k2, hour);
+    add(into, keyText('m', month, figure), sign, sign * sum);
+    add(into, keyText('d', day, figure), sign, sign * sum);
   });
   return into;
 }

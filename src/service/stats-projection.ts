@@ -1,6 +1,6 @@
 // Statistics projection: keeps the rollup (by month and by day) in step with the cases, recomputing each case an audited change touched.
 import type { Logger } from 'pino';
-import { delta, profileOf, prune, type CaseSource, type Entries, type Profile, type RollupKey } from '../domain/stats-facts.js';
+import { delta, profileOf, prune, rollupKeyOf, type CaseSource, type Entries, type Profile, type RollupKey } from '../domain/stats-facts.js';
 import { forUpdate, placeholders, type Db, type Sql } from '../store/sql.js';
 
 /** Cases recomputed per transaction. */
@@ -86,7 +86,7 @@ async function upsertPg(sql: Sql, rows: RollupRow[]): Promise<RollupKey[]> {
 
 /** Adds entries to the rollup, removing the rows that fall to nothing. */
 async function applyEntries(sql: Sql, entries: Entries): Promise<void> {
-  const rows = [...entries].map(([k, [n, s]]) => [...(JSON.parse(k) as RollupKey), n, s] as const);
+  const rows = [...entries].map(([k, [n, s]]) => [...rollupKeyOf(k), n, s] as const);
   const emptied: RollupKey[] = [];
   if (sql.dialect === 'postgres') {
     for (let i = 0; i < rows.length; i += PG_ROWS) emptied.push(...(await upsertPg(sql, rows.slice(i, i + PG_ROWS))));
@@ -175,7 +175,7 @@ const STAGE_COLUMNS = 'metric TEXT NOT NULL, grain TEXT NOT NULL, period TEXT NO
 const KEY_COLUMNS = 'metric, grain, period, division_code, department, k1, k2, hour';
 
 async function stage(sql: Sql, entries: Entries): Promise<void> {
-  const rows = [...entries].map(([k, [n, s]]) => [...(JSON.parse(k) as RollupKey), n, s] as const);
+  const rows = [...entries].map(([k, [n, s]]) => [...rollupKeyOf(k), n, s] as const);
   if (sql.dialect === 'postgres') {
     const types = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
     for (let i = 0; i < rows.length; i += PG_ROWS) {
