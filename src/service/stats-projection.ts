@@ -190,7 +190,7 @@ async function stage(sql: Sql, entries: Entries): Promise<void> {
 /**
  * Rebuilds the rollup from every stored case (after a bulk load, or to check it), in one transaction: cleared, filled
  * from the cases batch by batch, the position set to the chain's head so that the projection goes on from there. On
- * SQLite that transaction holds the store's one writer for its duration (about three minutes a million cases): run it when quiet.
+ * SQLite that transaction holds the store's one writer for its duration (about two minutes a million cases): run it when quiet.
  */
 export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number }> {
   const result = await db.tx(async (sql) => {

@@ -1,4 +1,4 @@
-// Statistics read model: counts, durations and rates from the rollup or grouped in SQL over the stored cases, summarised by the pure domain/stats.
+// Statistics read model: counts, durations and rates from the rollup, from kept case profiles or grouped in SQL over the stored cases, summarised by the pure domain/stats.
 import { ALL, CASE_LEVEL, figuresOf, type Profile } from '../domain/stats-facts.js';
 import { HOUR_MS, rates, summarise, sumCounts, toCsv, rollupPeriod, type CsvRow, type RollupPeriod, type DurationSummary, type Histogram, type RateCounts, type Rates, type StatsFilter } from '../domain/stats.js';
 import type { Db, Sql } from '../store/sql.js';
