@@ -52,7 +52,8 @@ function bareWorker(schema: string, cfg: ProvinceConfig) {
           if (m.error !== undefined) reject(new Error(m.error));
           else resolve(m.seconds!);
         });
-        child.send({ table, from, to });
+        // A child gone between two inserts fails this send: the phase fails rather than the process.
+        child.send({ table, from, to }, (e) => e && reject(e));
       }),
     stop: () => child.kill(),
   };

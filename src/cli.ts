@@ -100,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
           const t = Date.now();
           const r = await rebuildStats(gw.db);
           console.log(`statistics rollup rebuilt from ${r.cases} cases: ${r.rows} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+          if (r.vacuumError) console.error(`the rebuilt rollup is kept, but vacuuming it failed (autovacuum will do it later): ${r.vacuumError}`);
           return 0;
         } finally {
           await gw.stop();

@@ -192,7 +192,7 @@ async function stage(sql: Sql, entries: Entries): Promise<void> {
  * from the cases batch by batch, the position set to the chain's head so that the projection goes on from there. On
  * SQLite that transaction holds the store's one writer for its duration (about two minutes a million cases): run it when quiet.
  */
-export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number }> {
+export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: number; rows: number; vacuumError?: string }> {
   const result = await db.tx(async (sql) => {
     // The projection's lock: a running gateway's passes wait for the rebuild rather than interleave with it.
     await sql.get(`SELECT pos FROM stats_projection WHERE id = 1${forUpdate(sql)}`);
@@ -230,8 +230,14 @@ export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: numbe
     return { cases, rows: Number((await sql.get<{ n: unknown }>('SELECT COUNT(*) AS n FROM stats_rollup'))!.n) };
   });
   // The rollup was rewritten wholesale: the old rows are dead and the planner's picture is stale. VACUUM cannot run in
-  // a transaction, so it follows the commit.
-  if (db.dialect === 'postgres') await db.run('VACUUM (ANALYZE) stats_rollup, stats_case_profiles');
+  // a transaction, so it follows the commit; if it fails the rebuild stands (autovacuum comes later) and the caller is told.
+  if (db.dialect === 'postgres') {
+    try {
+      await db.run('VACUUM (ANALYZE) stats_rollup, stats_case_profiles');
+    } catch (e) {
+      return { ...result, vacuumError: (e as Error).message };
+    }
+  }
   return result;
 }
 

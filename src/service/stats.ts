@@ -209,11 +209,10 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
  * cut. One indexed read of the part's cases; the counting is done here.
  */
 async function profileRows(db: Db, f: StatsFilter, part: { from: number; to: number }): Promise<FigureRows> {
-  const params: unknown[] = [part.from, part.to];
-  const district = f.district === null ? '' : (params.push(`${f.district}%`), ` AND c.division_code LIKE $${params.length}`);
+  // The district is the profile's, as in the rollup (a resubmission can move a case before the projection sees it).
   const profiles = await db.all<{ profile: string }>(
-    `SELECT p.profile FROM cases c JOIN stats_case_profiles p ON p.case_id = c.id WHERE c.created_at >= $1 AND c.created_at < $2${district}`,
-    params,
+    'SELECT p.profile FROM cases c JOIN stats_case_profiles p ON p.case_id = c.id WHERE c.created_at >= $1 AND c.created_at < $2',
+    [part.from, part.to],
   );
   type Row = Record<string, unknown> & { n: number; s: number };
   const groups = new Map<string, Row>();
@@ -231,6 +230,7 @@ async function profileRows(db: Db, f: StatsFilter, part: { from: number; to: num
   };
   for (const { profile } of profiles) {
     const p = JSON.parse(profile) as Profile;
+    if (f.district !== null && !p.v.startsWith(f.district)) continue;
     const month = p.m.slice(0, 7);
     figuresOf(p, (metric, dep, k1, k2, hour, sum) => {
       // As in the rollup: a department filter selects its own rows; without one, case-level figures are read under ALL.
