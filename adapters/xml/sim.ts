@@ -120,7 +120,7 @@ export class Answers {
       // An answer sent at once can overtake the gateway's record of the delivery; like a real department, try again shortly.
       for (let i = 0; ; i++) {
         const r = await this.send(msg);
-        if (typeof r === 'string' || r.ok || r.code !== 'REVIEW_NOT_OPEN' || i >= 20) return b.twice ? this.send(msg) : r;
+        if (typeof r === 'string' || r.ok || r.code !== 'REVIEW_NOT_DELIVERED' || i >= 20) return b.twice ? this.send(msg) : r;
         await new Promise((done) => setTimeout(done, 50).unref());
       }
     };

@@ -47,6 +47,9 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request.', retryable: false },
   TRANSITION_NOT_ALLOWED: { status: 409, message: 'Cannot {action} a case that is {status}.', retryable: false },
   REVIEW_NOT_OPEN: { status: 409, message: 'The review by {departmentId} is {state} and takes no opinion now.', retryable: false },
+  // An answer can overtake the record of its request's delivery (a receipt and an opinion sent together are taken in
+  // parallel): not yet, rather than never.
+  REVIEW_NOT_DELIVERED: { status: 409, message: 'The request to {departmentId} is not yet recorded as delivered; send the answer again shortly.', retryable: true },
   ALREADY_EXTENDED: { status: 409, message: 'The review by {departmentId} has already been extended once.', retryable: false },
   CHAIN_STEP_NOT_OPEN: { status: 409, message: 'The review by {departmentId} is a later step of a chain and opens when {waitingFor} has approved.', retryable: false },
   EXTENSION_NOT_ALLOWED: { status: 409, message: 'The review by {departmentId} cannot be extended: {reason}.', retryable: false },

@@ -197,6 +197,7 @@ export function applyOpinion(
   const c = clone(c0);
   const r = findReview(c, departmentId);
   if (r.state === 'waiting') fail('CHAIN_STEP_NOT_OPEN', { departmentId, waitingFor: r.after });
+  if (r.state === 'pending_delivery') fail('REVIEW_NOT_DELIVERED', { departmentId });
   const answerable = r.state === 'delivered' || r.state === 'extended';
   if (!answerable) fail('REVIEW_NOT_OPEN', { departmentId, state: r.state });
   const by = { answeredBy: actor.id, answeredVia: actor.adapter ?? 'api' };

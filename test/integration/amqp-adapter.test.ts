@@ -21,7 +21,7 @@ for (const kind of STORES) {
 
     before(async function () {
       store = await freshStore(kind, 'amqp');
-      const file = amqpConfig(store.dir, prefix, DEPARTMENTS, { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 1000, receiptTimeoutMs: 30_000 }, { deliveryLimit: 4 });
+      const file = amqpConfig(store.dir, prefix, DEPARTMENTS, { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 1000, receiptTimeoutMs: 30_000 }, { deliveryLimit: 4, requeueDelayMs: 250 });
       // The test steps the dispatcher itself, so that each attempt happens exactly when it says.
       run = await startGateway(store.db(), { configFile: file }, { dispatch: false });
       sec = client(run.base, await login(run.base, 'secretary'));
@@ -172,6 +172,23 @@ for (const kind of STORES) {
       await sim.settled();
       expect(await deadLetterCount(prefix)).to.equal(0);
       sim.behaviour = { ...sim.behaviour, answer: 'silent' };
+    });
+
+    it('puts back an opinion that overtakes the receipt of its request until the delivery is recorded, then applies it once', async function () {
+      sim.behaviour = { ...sim.behaviour, receipt: false, answer: 'silent', duplicate: false };
+      const c = await newCase();
+      await run.gw.dispatcher.runOnce();
+      const note = await until('the notification at the department', async () => sim.received.find((r) => r.type === 'notification' && r.caseId === c));
+      const tried = async () => (await run.gw.metrics.inbound.get()).values.find((v) => v.labels.kind === 'opinion' && v.labels.result === 'REVIEW_NOT_DELIVERED')?.value ?? 0;
+      const before = await tried();
+      await sim.opinion(c, 'approve');
+      // Taken while the review still waits for its delivery: not yet, so back to the queue after a pause, not refused.
+      await until('the opinion tried before the delivery is recorded', async () => (await tried()) > before);
+      await sim.receiptFor(note.messageId, c, note.hash);
+      await until('the approval', async () => (await getCase(c)).status === 'awaiting_licence');
+      expect(await actions(c, 'review.approved')).to.have.length(1);
+      expect(await deadLetterCount(prefix)).to.equal(0);
+      sim.behaviour = { ...sim.behaviour, receipt: true };
     });
 
     it('sends malformed messages, messages naming another department, and opinions without a valid reviewer token to the dead-letter queue, changing nothing', async function () {

@@ -97,9 +97,13 @@ describe('workflow state machine', function () {
 
   it('refuses transitions that are not allowed', function () {
     expect(code(() => wf.issueLicence(newCase(), 'X', [], ctx(T0), actor))).to.equal('TRANSITION_NOT_ALLOWED');
-    expect(code(() => wf.applyOpinion(wf.accept(newCase(), deps, ctx(T0), actor).case, 'fire', 'approve', null, ctx(T0), actor))).to.equal('REVIEW_NOT_OPEN');
+    // Not yet delivered: an answer that overtook its request's delivery record, to be sent again (retryable).
+    expect(code(() => wf.applyOpinion(wf.accept(newCase(), deps, ctx(T0), actor).case, 'fire', 'approve', null, ctx(T0), actor))).to.equal('REVIEW_NOT_DELIVERED');
     const c = accepted();
     expect(code(() => wf.accept(c, deps, ctx(T0), actor))).to.equal('TRANSITION_NOT_ALLOWED');
+    // Answered already: never again (not retryable).
+    const answered = wf.applyOpinion(c, 'fire', 'approve', null, ctx(T0 + DAY), actor).case;
+    expect(code(() => wf.applyOpinion(answered, 'fire', 'refuse', 'x', ctx(T0 + DAY), actor))).to.equal('REVIEW_NOT_OPEN');
   });
 
   it('licence then permits: operating only when every permit is reported', function () {
