@@ -74,7 +74,6 @@ async function run(cfg: ProvinceConfig): Promise<ProvinceResult> {
     });
     const db = store.db();
     await migrate(db);
-    if (process.env.FF) await db.run(`ALTER TABLE enterprises SET (fillfactor = ${process.env.FF})`);
     await db.run('CREATE TABLE bare_pk (LIKE province_changes INCLUDING DEFAULTS, PRIMARY KEY (id))');
     await db.run('CREATE TABLE bare_same (LIKE province_changes INCLUDING ALL)');
     bare = bareWorker(store.schema!, cfg);

@@ -72,21 +72,30 @@ const ON_CONFLICT = 'ON CONFLICT (metric, grain, period, division_code, departme
 /** Rows per PostgreSQL statement (array parameters). */
 const PG_ROWS = 10_000;
 
+/** The rollup rows of entries, in the table's column order. */
+const rollupRowsOf = (entries: Entries): RollupRow[] => [...entries].map(([k, [n, s]]) => [...rollupKeyOf(k), n, s] as const);
+
+/** PostgreSQL: `unnest` of one array parameter per rollup column, for a multi-row INSERT. */
+const ROW_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
+const unnestRows = (rows: readonly RollupRow[]) => ({
+  from: `unnest(${ROW_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`,
+  params: ROW_TYPES.map((_, c) => rows.map((r) => r[c])),
+});
+
 /** PostgreSQL: one statement of array parameters per chunk; returns the keys left at nothing. */
 async function upsertPg(sql: Sql, rows: RollupRow[]): Promise<RollupKey[]> {
-  const cols = Array.from({ length: 10 }, (_, c) => rows.map((r) => r[c]));
-  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
+  const u = unnestRows(rows);
   type Back = { metric: string; grain: 'm' | 'd'; period: string; division_code: string; department: string; k1: string; k2: string; hour: unknown; n: unknown; sum_ms: unknown };
   const got = await sql.all<Back>(
-    `${UPSERT} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ON_CONFLICT} RETURNING metric, grain, period, division_code, department, k1, k2, hour, n, sum_ms`,
-    cols,
+    `${UPSERT} SELECT * FROM ${u.from} ${ON_CONFLICT} RETURNING metric, grain, period, division_code, department, k1, k2, hour, n, sum_ms`,
+    u.params,
   );
   return got.filter((r) => num(r.n) === 0 && num(r.sum_ms) === 0).map((r) => [r.metric, r.grain, r.period, r.division_code, r.department, r.k1, r.k2, num(r.hour)]);
 }
 
 /** Adds entries to the rollup, removing the rows that fall to nothing. */
 async function applyEntries(sql: Sql, entries: Entries): Promise<void> {
-  const rows = [...entries].map(([k, [n, s]]) => [...rollupKeyOf(k), n, s] as const);
+  const rows = rollupRowsOf(entries);
   const emptied: RollupKey[] = [];
   if (sql.dialect === 'postgres') {
     for (let i = 0; i < rows.length; i += PG_ROWS) emptied.push(...(await upsertPg(sql, rows.slice(i, i + PG_ROWS))));
@@ -171,16 +180,14 @@ export async function projectPending(db: Db, limit = EVENT_BATCH): Promise<numbe
 
 /** Rebuild staging: entries summed in batches are appended here without a key, then summed into the rollup once. */
 const STAGE = 'stats_rollup_rebuild';
-const STAGE_COLUMNS = 'metric TEXT NOT NULL, grain TEXT NOT NULL, period TEXT NOT NULL, division_code TEXT NOT NULL, department TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, hour BIGINT NOT NULL, n BIGINT NOT NULL, sum_ms BIGINT NOT NULL';
 const KEY_COLUMNS = 'metric, grain, period, division_code, department, k1, k2, hour';
 
 async function stage(sql: Sql, entries: Entries): Promise<void> {
-  const rows = [...entries].map(([k, [n, s]]) => [...rollupKeyOf(k), n, s] as const);
+  const rows = rollupRowsOf(entries);
   if (sql.dialect === 'postgres') {
-    const types = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
     for (let i = 0; i < rows.length; i += PG_ROWS) {
-      const chunk = rows.slice(i, i + PG_ROWS);
-      await sql.run(`INSERT INTO ${STAGE} SELECT * FROM unnest(${types.map((t, c) => `$${c + 1}::${t}[]`).join(', ')})`, Array.from({ length: 10 }, (_, c) => chunk.map((r) => r[c])));
+      const u = unnestRows(rows.slice(i, i + PG_ROWS));
+      await sql.run(`INSERT INTO ${STAGE} SELECT * FROM ${u.from}`, u.params);
     }
   } else {
     for (const r of rows) await sql.run(`INSERT INTO ${STAGE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [...r]);
@@ -202,7 +209,7 @@ export async function rebuildStats(db: Db, batch = 5000): Promise<{ cases: numbe
     // rollup's rows instead rewrote every row once per flush (on PostgreSQL, 8 million dead rows for 450,000 live ones
     // at a million cases, and every later read paid for them).
     await sql.run(`DROP TABLE IF EXISTS ${STAGE}`);
-    await sql.run(`CREATE TEMP TABLE ${STAGE} (${STAGE_COLUMNS})`);
+    await sql.run(`CREATE TEMP TABLE ${STAGE} AS SELECT * FROM stats_rollup WHERE 1 = 0`);
     const sum: Entries = new Map();
     let after = '';
     let cases = 0;

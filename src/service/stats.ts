@@ -167,7 +167,7 @@ async function liveRowsOn(db: Sql, f: StatsFilter): Promise<FigureRows> {
 async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise<FigureRows> {
   // Each part is one range of the rollup's primary key (metric, grain, period); case-level metrics are counted under
   // ALL and under each reviewing department, the others under their own department only.
-  const q = async <T>(metric: string, caseLevel: boolean, columns: string, groupBy: string): Promise<T[]> => {
+  const q = async <T>(metric: string, columns: string, groupBy: string): Promise<T[]> => {
     // The metric and grain are written into the text (the code's own words), so that PostgreSQL's one plan per
     // statement is made for that metric's rows, not for an unknown one (a plan for any metric scanned the whole table).
     if (!/^[a-z_]+$/.test(metric)) throw new Error(`not a metric: ${metric}`);
@@ -179,7 +179,7 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
     const scope: string[] = [];
     if (f.district !== null) scope.push(`division_code LIKE ${p(`${f.district}%`)}`);
     if (f.departmentId !== null) scope.push(`department = ${p(f.departmentId)}`);
-    else if (caseLevel) scope.push(`department = ${p(ALL)}`);
+    else if (CASE_LEVEL.has(metric)) scope.push(`department = ${p(ALL)}`);
     const part = (grain: 'm' | 'd', from: string | null, to: string | null) => {
       const conds = [`metric = '${metric}'`, `grain = '${grain}'`, ...scope];
       if (from !== null) conds.push(`period >= ${p(from)}`);
@@ -190,14 +190,14 @@ async function rollupRows(db: Db, f: StatsFilter, period: RollupPeriod): Promise
     return db.all<T>(`SELECT ${columns}, SUM(n) AS n FROM (${parts.join(' UNION ALL ')}) r GROUP BY ${groupBy} HAVING SUM(n) <> 0`, params);
   };
   const [cases, levels, reviews, reviewTimes, notifications, procs, permits, inspections] = await Promise.all([
-    q<FigureRows['cases'][number]>('case', true, 'k1 AS status, k2 AS industry, division_code, substr(period, 1, 7) AS month', 'k1, k2, division_code, substr(period, 1, 7)'),
-    q<FigureRows['levels'][number]>('level', true, 'k1 AS level', 'k1'),
-    q<FigureRows['reviews'][number]>('review', false, 'department AS department_id, k1 AS state, k2 AS extended', 'department, k1, k2'),
-    q<FigureRows['reviewTimes'][number]>('review_time', false, 'department AS department_id, hour AS h, SUM(sum_ms) AS s', 'department, hour'),
-    q<FigureRows['notifications'][number]>('notification', false, 'department AS department_id, k1 AS failed', 'department, k1'),
-    q<Bucket & { k1: string }>('proc_time', true, 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour'),
-    q<Bucket>('permit_time', false, 'hour AS h, SUM(sum_ms) AS s', 'hour'),
-    q<FigureRows['inspections'][number]>('inspection', false, 'department AS department_id, k1 AS state', 'department, k1'),
+    q<FigureRows['cases'][number]>('case', 'k1 AS status, k2 AS industry, division_code, substr(period, 1, 7) AS month', 'k1, k2, division_code, substr(period, 1, 7)'),
+    q<FigureRows['levels'][number]>('level', 'k1 AS level', 'k1'),
+    q<FigureRows['reviews'][number]>('review', 'department AS department_id, k1 AS state, k2 AS extended', 'department, k1, k2'),
+    q<FigureRows['reviewTimes'][number]>('review_time', 'department AS department_id, hour AS h, SUM(sum_ms) AS s', 'department, hour'),
+    q<FigureRows['notifications'][number]>('notification', 'department AS department_id, k1 AS failed', 'department, k1'),
+    q<Bucket & { k1: string }>('proc_time', 'k1, hour AS h, SUM(sum_ms) AS s', 'k1, hour'),
+    q<Bucket>('permit_time', 'hour AS h, SUM(sum_ms) AS s', 'hour'),
+    q<FigureRows['inspections'][number]>('inspection', 'department AS department_id, k1 AS state', 'department, k1'),
   ]);
   const proc = (k: string) => procs.filter((r) => r.k1 === k);
   return { cases, levels, reviews, reviewTimes, notifications, acceptance: proc('acceptance'), review: proc('review'), licence: proc('licence'), permits, inspections };
@@ -269,11 +269,10 @@ export async function computeStats(db: Db, f: StatsFilter, o: { live?: boolean }
   if (o.live) rows = await liveRows(db, f);
   else {
     const period = rollupPeriod(f);
-    const parts = await Promise.all([
-      ...(period.months || period.days.length ? [rollupRows(db, f, period)] : []),
-      ...period.instants.map((i) => profileRows(db, f, i)),
-    ]);
-    rows = parts.length ? joined(parts) : await liveRows(db, f);
+    // The parts cover the period exactly once, and there is always at least one.
+    rows = joined(
+      await Promise.all([...(period.months || period.days.length ? [rollupRows(db, f, period)] : []), ...period.instants.map((i) => profileRows(db, f, i))]),
+    );
   }
 
   const add = (m: Record<string, number>, k: string, n: number) => (m[k] = (m[k] ?? 0) + n);
