@@ -25,6 +25,7 @@ import { provinceStatus } from '../province/status.js';
 import { caseView } from './views.js';
 import { mountConsole } from './console.js';
 import { mountXmlEndpoint } from './xml-endpoint.js';
+import type { AfterEffect } from '../service/inbound.js';
 
 function body<T>(schemaId: string): RequestHandler {
   const v = validator<T>(schemaId);
@@ -212,17 +213,19 @@ export function createApp(gw: Gateway, log: Logger): express.Express {
       const departmentId = param(req, 'departmentId');
       await visibleCase(req);
       const channel = httpChannel(req, 'rest');
+      const after: AfterEffect = {};
       let r: InboundResult;
       if (isJose(req)) {
-        r = await gw.inbound.receive({ format: 'jws', raw: req.body as string }, channel, { kind, caseId, departmentId });
+        r = await gw.inbound.receive({ format: 'jws', raw: req.body as string }, channel, { kind, caseId, departmentId }, after);
       } else {
         const b = req.body as { decision?: Decision; reasons?: string; permitNumber?: string; messageId?: string };
         const messageId = b.messageId ?? req.header('message-id') ?? randomUUID();
         const msg: IncomingMessage = { messageId, kind, departmentId, caseId, ...(kind === 'opinion' ? { decision: b.decision, reasons: b.reasons ?? null } : { permitNumber: b.permitNumber }) };
-        r = await gw.inbound.acceptPlain(msg, channel, req.principal!.departmentId);
+        r = await gw.inbound.acceptPlain(msg, channel, req.principal!.departmentId, after);
       }
       if (!r.ok) throw refusalError(r);
-      res.json(view(req, await gw.cases.get(caseId)));
+      // The case as the answer left it, committed: reading it again would only cost the store another load.
+      res.json(view(req, after.case?.id === caseId ? after.case : await gw.cases.get(caseId)));
     },
   ];
 

@@ -66,6 +66,12 @@ export function peeredDepartments(config: GatewayConfig): Set<string> {
   return new Set(config.departments.filter((d) => config.adapters[d.adapter]?.kind === 'gateway').map((d) => d.id));
 }
 
+/** Filled by the inbound service with what a message's effect left behind. */
+export interface AfterEffect {
+  /** The case after an opinion, permit report or inspection report (after the effect's commit, or as stored for a repeat). */
+  case?: Case;
+}
+
 export class InboundService implements Inbound {
   private adapterOf: Map<string, string>;
   private bindings: Map<string, LoadedBinding | string>;
@@ -107,27 +113,28 @@ export class InboundService implements Inbound {
    * it then goes through every check a signed message from a department's system goes through; otherwise it is
    * accepted as plain, which succeeds only where signatures are not required.
    */
-  async acceptPlain(msg: IncomingMessage, channel: Channel, reviewerDepartment: string | undefined): Promise<InboundResult> {
-    if (!this.hosted.has(msg.departmentId) || reviewerDepartment !== msg.departmentId) return this.accept(msg, channel);
+  async acceptPlain(msg: IncomingMessage, channel: Channel, reviewerDepartment: string | undefined, out?: AfterEffect): Promise<InboundResult> {
+    if (!this.hosted.has(msg.departmentId) || reviewerDepartment !== msg.departmentId) return this.accept(msg, channel, out);
     const raw = await new DepartmentSigner(this.trust.keys, msg.departmentId, this.trust.gatewayId).jws(msg);
     // Each signing has its own issuedAt, so the message id is claimed by the answer's content rather than by its bytes:
     // the same answer sent again (a retried request) is a duplicate, another answer under the same id a replay.
     const content = JSON.stringify([msg.messageId, msg.kind, msg.departmentId, msg.caseId, msg.decision, msg.reasons, msg.permitNumber, msg.inspectionId, msg.stage, msg.outcome, msg.findings]);
-    return this.receiveWire({ format: 'jws', raw }, channel, { kind: msg.kind, caseId: msg.caseId ?? undefined, departmentId: msg.departmentId }, `hosted:${wireHash(content)}`);
+    return this.receiveWire({ format: 'jws', raw }, channel, { kind: msg.kind, caseId: msg.caseId ?? undefined, departmentId: msg.departmentId }, out, `hosted:${wireHash(content)}`);
   }
 
-  receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}): Promise<InboundResult> {
-    return this.receiveWire(wire, channel, expect);
+  /** `out`, when given, receives the case as the message's effect left it (the REST API answers with it rather than reading it again). */
+  receive(wire: SignedWire, channel: Channel, expect: WireExpectation = {}, out?: AfterEffect): Promise<InboundResult> {
+    return this.receiveWire(wire, channel, expect, out);
   }
 
   /** `contentHash` replaces the hash of the bytes as what claims the message id (hosted departments' answers). */
-  private async receiveWire(wire: SignedWire, channel: Channel, expect: WireExpectation, contentHash?: string): Promise<InboundResult> {
+  private async receiveWire(wire: SignedWire, channel: Channel, expect: WireExpectation, out?: AfterEffect, contentHash?: string): Promise<InboundResult> {
     const claims = claimsOf(wire);
     let r: InboundResult;
     try {
-      if (wire.format === 'xmldsig' && !this.trust.signatures.required && !xmlIsSigned(wire.raw)) return await this.accept(readIncoming(wire.raw).msg, channel);
-      const { msg, actor } = await this.check(wire, claims, channel, expect, contentHash);
-      r = await this.effect(msg, channel, actor, wire);
+      if (wire.format === 'xmldsig' && !this.trust.signatures.required && !xmlIsSigned(wire.raw)) return await this.accept(readIncoming(wire.raw).msg, channel, out);
+      const { msg, actor, claimed } = await this.check(wire, claims, channel, expect, contentHash);
+      r = await this.effect(msg, channel, actor, { wire, claimed, out });
     } catch (e) {
       r = await this.refused(e, channel, claims, wire.raw);
     }
@@ -135,14 +142,14 @@ export class InboundService implements Inbound {
     return r;
   }
 
-  async accept(msg: IncomingMessage, channel: Channel): Promise<InboundResult> {
+  async accept(msg: IncomingMessage, channel: Channel, out?: AfterEffect): Promise<InboundResult> {
     const claims: Claims = { messageId: msg.messageId, sender: msg.departmentId, kind: msg.kind, caseId: msg.caseId };
     let r: InboundResult;
     try {
       if (this.trust.signatures.required) throw new Untrusted(new GatewayError('MESSAGE_UNSIGNED'), 'signature', 'no signature');
       await factor('channel', () => this.checkChannel(msg.departmentId, channel));
       const actor = await this.reviewer(msg, channel);
-      r = await this.effect(msg, channel, actor);
+      r = await this.effect(msg, channel, actor, { out });
     } catch (e) {
       r = await this.refused(e, channel, claims, JSON.stringify(msg));
     }
@@ -159,14 +166,15 @@ export class InboundService implements Inbound {
    * the signature is a current key's of that sender over a message to this gateway within the window, the message id is
    * new or these are its very bytes again, a quoted request is one this gateway sent, and the reviewer is entitled.
    */
-  private async check(wire: SignedWire, claims: Claims, channel: Channel, expect: WireExpectation, contentHash?: string): Promise<{ msg: IncomingMessage; actor: Actor }> {
+  private async check(wire: SignedWire, claims: Claims, channel: Channel, expect: WireExpectation, contentHash?: string): Promise<{ msg: IncomingMessage; actor: Actor; claimed: boolean }> {
     if (claims.sender) {
       const sender = claims.sender;
       await factor('channel', () => this.checkChannel(sender, channel));
     }
     const hash = contentHash ?? wireHash(wire.raw);
     // These exact bytes accepted before, within the window then: a resend (a redelivery after a broker restart) is no replay.
-    const known = claims.messageId !== undefined && (await this.storedHash(claims.messageId)) === hash;
+    const storedBefore = claims.messageId !== undefined ? await this.storedHash(claims.messageId) : undefined;
+    const known = storedBefore === hash;
     const v = await factor('signature', () => verifyIncoming(wire, this.trust.keys, { receiver: this.trust.gatewayId, windowSeconds: this.trust.signatures.windowSeconds, checkWindow: !known }));
     const msg = v.msg;
     await factor('signature', () => {
@@ -182,20 +190,26 @@ export class InboundService implements Inbound {
     });
     if (!claims.sender) await factor('channel', () => this.checkChannel(msg.departmentId, channel));
     const replayed = () => new GatewayError('MESSAGE_REPLAYED', { messageId: msg.messageId });
-    const stored = await this.storedHash(msg.messageId);
+    // The id the transport claimed is the signed one (checked above), so the hash read for it stands.
+    const stored = claims.messageId !== undefined ? storedBefore : await this.storedHash(msg.messageId);
     if (stored !== undefined && stored !== hash) throw new Untrusted(replayed(), 'message', 'the message id was taken by other content');
     if (msg.requestHash) await factor('message', () => this.checkRequest(msg));
     const actor = await this.reviewer(msg, channel);
     // Claimed only once every check passed, so a message refused for its reviewer may be sent again, corrected, under its id.
-    if (stored === undefined) await factor('message', () => this.claim(msg, hash, replayed));
-    return { msg, actor };
+    const claimed = stored === undefined && (await factor('message', () => this.claim(msg, hash, replayed)));
+    return { msg, actor, claimed };
   }
 
-  /** The message id is taken by its first accepted signed content; a copy with other content that raced it in is a replay. */
-  private async claim(msg: IncomingMessage, hash: string, replayed: () => GatewayError): Promise<void> {
-    await this.db.run('INSERT INTO inbox_hashes (message_id, message_hash, sender, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING', [msg.messageId, hash, msg.departmentId, Date.now()]);
-    // A copy with other content may have raced this one in; whichever was stored first owns the id.
+  /**
+   * The message id is taken by its first accepted signed content; a copy with other content that raced it in is a replay.
+   * True when this call took the id: the message is then new, and no effect of it can have been applied yet.
+   */
+  private async claim(msg: IncomingMessage, hash: string, replayed: () => GatewayError): Promise<boolean> {
+    const inserted = await this.db.run('INSERT INTO inbox_hashes (message_id, message_hash, sender, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING', [msg.messageId, hash, msg.departmentId, Date.now()]);
+    if (inserted === 1) return true;
+    // A copy raced this one in: whichever was stored first owns the id; the same bytes are that copy again.
     if ((await this.storedHash(msg.messageId)) !== hash) throw replayed();
+    return false;
   }
 
   private async storedHash(messageId: string): Promise<string | undefined> {
@@ -274,7 +288,8 @@ export class InboundService implements Inbound {
   }
 
   /** The message's effect, once per message id. */
-  private async effect(msg: IncomingMessage, channel: Channel, actor: Actor, wire?: SignedWire): Promise<InboundResult> {
+  private async effect(msg: IncomingMessage, channel: Channel, actor: Actor, o: { wire?: SignedWire; claimed?: boolean; out?: AfterEffect }): Promise<InboundResult> {
+    const { wire, out } = o;
     // Kept with the effect: an answer about a mirror case goes back to its origin gateway with the signed message as received.
     const forward = wire && actor.kind === 'user' ? { wire, reviewer: { username: actor.id, role: actor.role ?? 'reviewer', amr: ['pwd', 'otp'] } } : {};
     switch (msg.kind) {
@@ -282,13 +297,15 @@ export class InboundService implements Inbound {
         if (!msg.decision) throw new GatewayError('VALIDATION_FAILED', { summary: 'an opinion needs a decision' });
         if (msg.decision !== 'approve' && !msg.reasons?.trim()) throw new GatewayError('VALIDATION_FAILED', { summary: `a ${msg.decision} opinion needs reasons` });
         const decision = msg.decision;
-        const { duplicate, c } = await this.once(msg, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref), forward);
+        const { duplicate, c } = await this.once(msg, o.claimed === true, (ref) => this.cases.opinion(msg.caseId, msg.departmentId, decision, msg.reasons ?? null, actor, ref), forward);
+        if (out) out.case = c;
         return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
       }
       case 'permit': {
         if (!msg.permitNumber) throw new GatewayError('VALIDATION_FAILED', { summary: 'a permit report needs a permit number' });
         const permitNumber = msg.permitNumber;
-        const { duplicate, c } = await this.once(msg, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
+        const { duplicate, c } = await this.once(msg, o.claimed === true, (ref) => this.cases.reportPermit(msg.caseId, msg.departmentId, permitNumber, actor, ref));
+        if (out) out.case = c;
         return { ok: true, duplicate, caseId: c.id, caseStatus: c.status };
       }
       case 'inspection': {
@@ -297,6 +314,7 @@ export class InboundService implements Inbound {
         const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind };
         await this.followUps.report(inspectionId, msg.caseId, msg.departmentId, stage, outcome, msg.findings ?? null, actor, ref);
         const c = await this.cases.get(msg.caseId);
+        if (out) out.case = c;
         return { ok: true, duplicate: ref.duplicate === true, caseId: c.id, caseStatus: c.status };
       }
       case 'receipt': {
@@ -337,8 +355,9 @@ export class InboundService implements Inbound {
    * one that counts runs inside the case's transaction, under its lock, so a copy racing the original (a broker
    * redelivery, two gateways) is recognised there and changes nothing.
    */
-  private async once(msg: IncomingMessage, effect: (ref: InboundRef) => Promise<Case>, extra: Partial<InboundRef> = {}): Promise<{ duplicate: boolean; c: Case }> {
-    if (await this.seen(msg.messageId)) return { duplicate: true, c: await this.cases.get(msg.caseId) };
+  private async once(msg: IncomingMessage, claimed: boolean, effect: (ref: InboundRef) => Promise<Case>, extra: Partial<InboundRef> = {}): Promise<{ duplicate: boolean; c: Case }> {
+    // A message whose id this call has just claimed cannot have had its effect yet: no need to look.
+    if (!claimed && (await this.seen(msg.messageId))) return { duplicate: true, c: await this.cases.get(msg.caseId) };
     const ref: InboundRef = { messageId: msg.messageId, kind: msg.kind, ...extra };
     const c = await effect(ref);
     return { duplicate: ref.duplicate === true, c };

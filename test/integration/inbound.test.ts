@@ -148,6 +148,11 @@ for (const kind of STORES) {
         expect(both.map((r) => (r as any).duplicate).sort()).to.deep.equal([false, true]);
         const reported = (await sec.get(`/api/cases/${c.id}`)).body.timeline.filter((e: any) => e.action === 'permit.reported');
         expect(reported).to.have.length(1);
+        // Two different messages under one id at the same moment: the first stored owns the id, the other is a replay.
+        const rivals = [await signed({ ...permit, messageId: 'permit-race', permitNumber: 'WH-2025-002' }), await signed({ ...permit, messageId: 'permit-race', permitNumber: 'WH-2025-003' })];
+        const raced = await Promise.all([gw.inbound.receive(rivals[0]!, { adapter: 'xml', token: culture }), gw.inbound.receive(rivals[1]!, { adapter: 'soap', token: culture })]);
+        expect(raced.filter((r) => !r.ok && r.code === 'MESSAGE_REPLAYED'), JSON.stringify(raced)).to.have.length(1);
+        expect(await gw.db.all("SELECT message_id FROM inbox_hashes WHERE message_id = 'permit-race'")).to.have.length(1);
       } finally {
         await run.stop();
         await store.cleanup();

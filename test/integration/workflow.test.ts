@@ -62,6 +62,11 @@ for (const kind of STORES) {
       for (const d of ['xw-health', 'xw-environment', 'xw-fire']) {
         const res = await reviewers[d]!.post(`/api/cases/${c.id}/reviews/${d}/opinion`, { decision: 'approve', reasons: '符合条件' });
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        // The answer shows the case as stored after the opinion, exactly as the reviewer reads it next.
+        const { timeline, ...read } = (await reviewers[d]!.get(`/api/cases/${c.id}`)).body;
+        expect(timeline).to.be.an('array');
+        expect(res.body).to.deep.equal(read);
+        expect(res.body.reviews.find((r: any) => r.departmentId === d).state).to.equal('approved');
       }
       const waiting = (await sec.get(`/api/cases/${c.id}`)).body;
       expect(waiting.status).to.equal('awaiting_licence');
@@ -259,6 +264,8 @@ for (const kind of STORES) {
       const b = await reviewers['xw-culture']!.post(`/api/cases/${c.id}/reviews/xw-culture/opinion`, body);
       expect(a.status).to.equal(200);
       expect(b.status).to.equal(200);
+      expect(b.body).to.deep.equal(a.body);
+      expect(b.body.status).to.equal('awaiting_licence');
       const t = (await sec.get(`/api/cases/${c.id}`)).body.timeline;
       expect(t.filter((e: any) => e.action === 'review.approved')).to.have.length(1);
     });
