@@ -1,19 +1,24 @@
 // Channel benchmark: reviews through the gateway over SOAP and AMQP, against bare `soap` and bare amqplib measured in the same run.
 import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import express from 'express';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as soap from 'soap';
 import type { Channel as InboundChannel, IncomingMessage, InboundResult, SignedWire, WireExpectation } from '../adapters/adapter.js';
-import { AmqpDepartmentSim, demoReviewerToken } from '../adapters/amqp/sim.js';
 import { deleteTopology, names } from '../adapters/amqp/topology.js';
-import { SAMPLE_MAPPING, startSoapDepartment, type SoapDepartment } from '../adapters/soap/sim.js';
+import { SAMPLE_MAPPING } from '../adapters/soap/sim.js';
 import type { PublishedEvent } from '../src/bus/hub.js';
 import { Gateway } from '../src/gateway.js';
 import { CONFIG_DIR, SCHEMAS_DIR } from '../src/paths.js';
+import type { Settings } from '../src/config/load.js';
+import type { KeyAlg } from '../src/trust/keys.js';
 import { claimsOf } from '../src/trust/messages.js';
+import type { DepartmentsReply, DepartmentsRequest } from './channel-departments.js';
+import { benchCerts } from './signing.js';
 import { ADMIN, application, benchLogger, DEPARTMENTS, freshStore, percentile, pool, SECRETARY, settings, START_MS, withTimeout, type PoolResult, type StoreKind } from './support.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -65,13 +70,15 @@ export interface BareAmqpResult {
 export interface GatewayChannelRun extends RunFigures {
   casesInFlight: number;
   cases: number;
-  /** Mean ms per leg of a review: accept -> delivery published, -> department's answer sent, -> opinion stored. */
+  /** Mean ms per leg of a review: accept -> delivery published, -> opinion stored (the department's answer included). */
   legsMeanMs: Record<string, number>;
 }
 
 export interface GatewayChannelResult {
   store: StoreKind;
   channel: 'soap' | 'amqp';
+  /** The algorithm of the departments' keys (SOAP: XML-DSig, which this gateway does with RSA only). */
+  signing: KeyAlg;
   load: GatewayChannelRun;
   light: GatewayChannelRun;
   /** Channel messages one review takes (SOAP: calls; AMQP: broker messages). */
@@ -327,10 +334,9 @@ function channelConfig(dir: string, adapters: Record<string, unknown>, departmen
   return file;
 }
 
-/** Per review: when its delivery was published, when the department sent its opinion, when the opinion was stored. */
+/** Per review: when its delivery was published, when the opinion was stored. */
 interface ReviewTimes {
   delivered?: number;
-  answered?: number;
   stored?: number;
 }
 
@@ -349,10 +355,7 @@ function reviewTracker(gw: Gateway, answer: (caseId: string, departmentId: strin
       if (!c || !r || r.delivered) continue;
       r.delivered = now();
       const caseId = e.caseId;
-      void (async () => {
-        r.answered = now();
-        await answer(caseId, dep);
-      })().catch((err: Error) => c.reject(new Error(`answer of ${dep} on ${caseId}: ${err.message}`)));
+      answer(caseId, dep).catch((err: Error) => c.reject(new Error(`answer of ${dep} on ${caseId}: ${err.message}`)));
     }
   };
   gw.hub.on('published', onPublished);
@@ -409,8 +412,8 @@ function reviewTracker(gw: Gateway, answer: (caseId: string, departmentId: strin
   };
 }
 
-async function openGateway(store: Awaited<ReturnType<typeof freshStore>>, configFile: string): Promise<{ gw: Gateway; base: string }> {
-  const gw = await Gateway.open({ settings: { ...settings(store), configFile }, db: store.db(), logger: benchLogger(store), pollMs: 500 });
+async function openGateway(store: Awaited<ReturnType<typeof freshStore>>, configFile: string, over: Partial<Settings> = {}): Promise<{ gw: Gateway; base: string }> {
+  const gw = await Gateway.open({ settings: { ...settings(store), configFile, ...over }, db: store.db(), logger: benchLogger(store), pollMs: 500 });
   const { port } = await gw.start();
   await gw.setClock(START_MS, ADMIN);
   return { gw, base: `http://127.0.0.1:${port}` };
@@ -420,7 +423,7 @@ async function driveReviews(gw: Gateway, channel: string, answer: (caseId: strin
   const tracker = reviewTracker(gw, answer);
   const run = async (tag: string, inFlight: number, maxCount: number, maxMs: number): Promise<GatewayChannelRun> => {
     const latencies: number[] = [];
-    const legs = { 'accept -> delivery published': 0, '-> answer sent': 0, '-> opinion stored': 0 };
+    const legs = { 'accept -> delivery published': 0, '-> opinion stored': 0 };
     const r = await pool({
       concurrency: inFlight,
       maxCount,
@@ -434,8 +437,7 @@ async function driveReviews(gw: Gateway, channel: string, answer: (caseId: strin
         for (const rv of reviews) {
           latencies.push(rv.stored! - accepted);
           legs['accept -> delivery published'] += rv.delivered! - accepted;
-          legs['-> answer sent'] += rv.answered! - rv.delivered!;
-          legs['-> opinion stored'] += rv.stored! - rv.answered!;
+          legs['-> opinion stored'] += rv.stored! - rv.delivered!;
         }
       },
     });
@@ -454,56 +456,80 @@ async function driveReviews(gw: Gateway, channel: string, answer: (caseId: strin
   }
 }
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/**
+ * The simulated departments in a process of their own (bench/channel-departments.ts), as departments are systems of
+ * their own: their signing and parsing then neither takes the gateway's event loop nor counts as the gateway's latency.
+ */
+function departmentsProcess() {
+  const child = fork(fileURLToPath(new URL('./channel-departments.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let next = 1;
+  const waiting = new Map<number, { resolve: (r: DepartmentsReply) => void; reject: (e: Error) => void }>();
+  child.on('message', (r: DepartmentsReply) => {
+    const w = waiting.get(r.id);
+    waiting.delete(r.id);
+    if (r.ok) w?.resolve(r);
+    else w?.reject(new Error(r.error ?? 'the departments failed'));
+  });
+  child.once('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`the departments' process exited with ${code}`));
+    waiting.clear();
+  });
+  const ask = (req: WithoutId<DepartmentsRequest>): Promise<DepartmentsReply> =>
+    new Promise((resolve, reject) => {
+      if (child.exitCode !== null) return reject(new Error(`the departments' process exited with ${child.exitCode}`));
+      const id = next++;
+      waiting.set(id, { resolve, reject });
+      child.send({ ...req, id });
+    });
+  return {
+    ask,
+    async close(): Promise<void> {
+      if (child.exitCode !== null) return;
+      await withTimeout(ask({ op: 'stop' }), 30_000, 'stopping the departments').catch((e: Error) => log(e.message));
+      child.kill();
+    },
+  };
+}
+
 export async function measureGatewaySoap(kind: StoreKind, o: ChannelConfig): Promise<GatewayChannelResult> {
   const store = await freshStore(kind, 'soap');
-  const deps = new Map<string, SoapDepartment>();
+  const deps = departmentsProcess();
   let gw: Gateway | null = null;
   try {
-    const access = new Map<string, { base: string; departmentId: string }>();
     // One department service per department, each its own adapter; 'manual' so that the benchmark says when each answers.
-    for (const d of DEPARTMENTS) {
-      const a = { base: '', departmentId: d };
-      access.set(d, a);
-      deps.set(d, await startSoapDepartment(a, { answer: 'manual' }));
-    }
+    const { endpoints } = await deps.ask({ op: 'soap', departments: DEPARTMENTS });
     const adapters = Object.fromEntries(
-      DEPARTMENTS.map((d) => [`soap-${d}`, { kind: 'soap', options: { wsdl: deps.get(d)!.wsdl, endpoint: deps.get(d)!.endpoint, ...SAMPLE_MAPPING, timeoutMs: 10_000 }, retry: { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 } }]),
+      DEPARTMENTS.map((d) => [`soap-${d}`, { kind: 'soap', options: { ...endpoints![d]!, ...SAMPLE_MAPPING, timeoutMs: 10_000 }, retry: { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 } }]),
     );
     const opened = await openGateway(store, channelConfig(store.dir, adapters, (d) => `soap-${d}`));
     gw = opened.gw;
-    for (const a of access.values()) a.base = opened.base;
-    const answer = async (caseId: string, d: string) => {
-      const r = await deps.get(d)!.answers.answerNow(caseId, 'approve');
-      if (typeof r === 'string' || !r.ok) throw new Error(`gateway refused: ${typeof r === 'string' ? r.slice(0, 200) : `${r.code} ${r.message}`}`);
-    };
+    await deps.ask({ op: 'base', base: opened.base });
+    const answer = async (caseId: string, departmentId: string) => void (await deps.ask({ op: 'answer', caseId, departmentId }));
     const { load, light } = await driveReviews(gw, 'soap', answer, o);
-    return { store: kind, channel: 'soap', load, light, messagesPerReview: 2, notificationBytes: null, deadLetters: null };
+    return { store: kind, channel: 'soap', signing: 'RS256', load, light, messagesPerReview: 2, notificationBytes: null, deadLetters: null };
   } finally {
     await gw?.stop();
-    for (const d of deps.values()) await d.close().catch(() => undefined);
+    await deps.close();
     await store.cleanup();
   }
 }
 
-export async function measureGatewayAmqp(kind: StoreKind, o: ChannelConfig): Promise<GatewayChannelResult> {
+/** `signing`: the algorithm of the departments' keys (JWS), as in the HTTP phase; the gateway signs with its ES256 key. */
+export async function measureGatewayAmqp(kind: StoreKind, o: ChannelConfig, signing: KeyAlg = 'EdDSA'): Promise<GatewayChannelResult> {
   const store = await freshStore(kind, 'amqp');
   const prefix = runPrefix(`gw-${kind}`);
-  const sims = new Map<string, AmqpDepartmentSim>();
+  const deps = departmentsProcess();
   let gw: Gateway | null = null;
   try {
     const adapters = { amqp: { kind: 'amqp', options: { url: AMQP_URL, prefix }, retry: { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, receiptTimeoutMs: 60_000 } } };
-    const opened = await openGateway(store, channelConfig(store.dir, adapters, () => 'amqp'));
+    const certsDir = benchCerts(settings(store).certsDir, store.dir, DEPARTMENTS, signing);
+    const opened = await openGateway(store, channelConfig(store.dir, adapters, () => 'amqp'), { certsDir });
     gw = opened.gw;
-    // Each department sends its receipt as soon as it takes a notification, and its opinion when the benchmark says.
-    for (const d of DEPARTMENTS) {
-      const sim = new AmqpDepartmentSim({ departmentId: d, url: AMQP_URL, prefix, token: () => demoReviewerToken(opened.base, `reviewer-${d}`), behaviour: { answer: 'silent' } });
-      await sim.start();
-      sims.set(d, sim);
-    }
-    const { load, light } = await driveReviews(gw, 'amqp', (caseId, d) => sims.get(d)!.opinion(caseId, 'approve'), o);
-    const first = sims.get(DEPARTMENTS[0]!)!.received.find((r) => r.type === 'notification');
-    // Received messages are kept by the simulated departments; drop them once measured.
-    for (const s of sims.values()) s.received.length = s.results.length = 0;
+    await deps.ask({ op: 'amqp', departments: DEPARTMENTS, url: AMQP_URL, prefix, base: opened.base, certsDir });
+    const { load, light } = await driveReviews(gw, 'amqp', async (caseId, departmentId) => void (await deps.ask({ op: 'answer', caseId, departmentId })), o);
+    const { bytes } = await deps.ask({ op: 'first-notification-bytes' });
     const c = await openConnection(`bench inspect ${prefix}`);
     let deadLetters: number | null = null;
     try {
@@ -512,9 +538,9 @@ export async function measureGatewayAmqp(kind: StoreKind, o: ChannelConfig): Pro
       await c.close().catch(() => undefined);
     }
     // notification, receipt, opinion, and the gateway's result for the opinion
-    return { store: kind, channel: 'amqp', load, light, messagesPerReview: 4, notificationBytes: first ? Buffer.byteLength(JSON.stringify(first.body)) : null, deadLetters };
+    return { store: kind, channel: 'amqp', signing, load, light, messagesPerReview: 4, notificationBytes: bytes ?? null, deadLetters };
   } finally {
-    for (const s of sims.values()) await s.stop().catch(() => undefined);
+    await deps.close();
     await gw?.stop();
     const c = await openConnection(`bench cleanup ${prefix}`).catch(() => null);
     if (c) {

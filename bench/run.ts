@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('channels')) {
       for (const [name, fn] of [['SOAP', measureGatewaySoap], ['AMQP', measureGatewayAmqp]] as const) {
-        const r = await attempt(`${kind} ${name} reviews through the gateway`, () => fn(kind, CONFIG.channels));
+        const r = await attempt(`${kind} ${name} reviews through the gateway`, () => fn(kind, CONFIG.channels, SIGNING_ALG));
         if (r) channels.push(r);
       }
     }
@@ -382,12 +382,15 @@ function channelReport(channels: GatewayChannelResult[], bareSoap: BareSoapResul
   const c = CONFIG.channels;
   const ms = (a: number | null, b: number | null) => `${fmt(a, 1)} / ${fmt(b, 1)}`;
   const out: string[] = [];
-  out.push(`Channels: reviews through the gateway over SOAP and AMQP against the bare transport, all peers in this one process, on loopback${bareAmqp ? `, ${bareAmqp.broker} (local node)` : ''}`);
+  out.push(`Channels: reviews through the gateway over SOAP and AMQP against the bare transport, on loopback${bareAmqp ? `, ${bareAmqp.broker} (local node)` : ''}; the bare peers`);
+  out.push(`  run in this process, the simulated departments in a process of their own (bench/channel-departments.ts), as departments' systems are`);
+  out.push(`  their own: they check the gateway's signature on each notification and sign each receipt and opinion (SOAP: XML-DSig with their`);
+  out.push(`  demo RS256 keys, 3072 bits; AMQP: JWS with ${SIGNING_ALG} keys made for the run, BENCH_SIGNING_ALG); the gateway signs with its own keys.`);
   out.push(`  one review = a notification committed with its case's accept -> sent by the gateway's dispatcher over the channel (SOAP: a call to the`);
   out.push(`    department's ReceiveCase; AMQP: a persistent, confirmed publish to its quorum queue, then the department's receipt back) -> the`);
   out.push(`    department's approving opinion back over the channel (SOAP: SubmitOpinion on /soap/approval; AMQP: a persistent message to its inbound`);
-  out.push(`    quorum queue, answered with a result message) -> stored (the gateway's inbound service returned after its commit). Simulated departments`);
-  out.push(`    (adapters/*/sim.ts) answer as soon as the delivery appears on the gateway's sealed event stream. Each case (catering+bar, 4 departments,`);
+  out.push(`    quorum queue, answered with a result message) -> stored (the gateway's inbound service returned after its commit). The departments`);
+  out.push(`    (adapters/*/sim.ts) are told to answer as soon as the delivery appears on the gateway's sealed event stream. Each case (catering+bar, 4 departments,`);
   out.push(`    all on the channel under test) is submitted and accepted in process, inside the measured time.`);
   out.push(`  latency of a review = from the accept's commit to the opinion's commit; reviews/s = reviews completed / wall time.`);
   out.push(`  bare floor of a review: SOAP = two sequential calls (AcknowledgeNotification, SubmitOpinion) by a client generated from schemas/soap/`);
