@@ -148,7 +148,20 @@ export class Dispatcher {
     });
     if (claimed.length === 0) return 0;
 
+    // Outcomes are recorded as they come in, in groups (whatever finished while the last group was being recorded), so a
+    // delivery that is done does not wait for the slowest send of its pass before its review's clock starts.
     const outcomes: Outcome[] = [];
+    let recording: Promise<void> = Promise.resolve();
+    let recordError: unknown;
+    const recordSoon = () => {
+      recording = recording.then(async () => {
+        if (outcomes.length === 0 || recordError !== undefined) return;
+        await this.record(outcomes.splice(0)).catch((e: unknown) => {
+          // The messages of a group not recorded stay leased; they go out again when the lease expires (receivers de-duplicate).
+          recordError = e;
+        });
+      });
+    };
     let next = 0;
     const worker = async () => {
       while (next < claimed.length) {
@@ -156,6 +169,7 @@ export class Dispatcher {
         const adapter = this.adapters.get(row.adapter);
         if (row.state === 'waiting_receipt' && row.attempts >= this.policy(row.adapter).maxAttempts) {
           outcomes.push({ row, ok: false, error: `no receipt after ${row.attempts} attempts`, retryable: false, sendless: true });
+          recordSoon();
           continue;
         }
         try {
@@ -174,10 +188,13 @@ export class Dispatcher {
           const retryable = e instanceof AdapterError ? e.retryable : true;
           outcomes.push({ row, ok: false, error: (e as Error).message, retryable });
         }
+        recordSoon();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, claimed.length) }, worker));
-    await this.record(outcomes);
+    recordSoon();
+    await recording;
+    if (recordError !== undefined) throw recordError;
     return claimed.length;
   }
 

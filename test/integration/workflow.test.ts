@@ -237,6 +237,33 @@ for (const kind of STORES) {
       }
     });
 
+    it('records a delivery as it completes, without waiting for the slowest send of its pass', async function () {
+      const fake = run.gw.adapters.get('simulated') as FakeAdapter;
+      const send = fake.send.bind(fake);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      // The police's system answers only when the test says; the other departments at once.
+      fake.send = async (m) => (m.departmentId === 'xw-police' ? held.then(() => send(m)) : send(m));
+      try {
+        const c = (await sec.post('/api/cases', application({ businessScope: ['bar'], registeredCapital: 50_000 }))).body;
+        await sec.post(`/api/cases/${c.id}/accept`);
+        const pass = run.gw.dispatcher.runOnce();
+        let states: Record<string, string> = {};
+        for (let i = 0; i < 500 && states['xw-fire'] !== 'delivered'; i++) {
+          await new Promise((r) => setImmediate(r));
+          states = Object.fromEntries((await run.gw.cases.get(c.id)).reviews.map((r) => [r.departmentId, r.state]));
+        }
+        expect(states).to.deep.equal({ 'xw-police': 'pending_delivery', 'xw-fire': 'delivered', 'xw-health': 'delivered' });
+        release();
+        await pass;
+        // The gateway's own dispatcher loop may have claimed the messages before this pass: wait for whichever did.
+        await waitFor(c.id, (x) => x.reviews.every((r: any) => r.state === 'delivered'));
+      } finally {
+        release();
+        fake.send = send;
+      }
+    });
+
     it('terminates on refusal, cancels the other reviews and tells their departments', async function () {
       const c = await acceptedCase({ businessScope: ['bar'], registeredCapital: 50_000 });
       const fake = run.gw.adapters.get('simulated') as FakeAdapter;
