@@ -10,6 +10,7 @@ export type DepartmentsRequest =
   | { id: number; op: 'base'; base: string }
   | { id: number; op: 'answer'; caseId: string; departmentId: string }
   | { id: number; op: 'first-notification-bytes' }
+  | { id: number; op: 'cpu' }
   | { id: number; op: 'stop' };
 
 export interface DepartmentsReply {
@@ -19,6 +20,8 @@ export interface DepartmentsReply {
   /** 'soap': each department's WSDL and endpoint. */
   endpoints?: Record<string, { wsdl: string; endpoint: string }>;
   bytes?: number | null;
+  /** 'cpu': this process's CPU time so far, in ms. */
+  cpuMs?: number;
 }
 
 const soapDeps = new Map<string, SoapDepartment>();
@@ -70,6 +73,10 @@ async function handle(m: DepartmentsRequest): Promise<Omit<DepartmentsReply, 'id
       // Received messages are kept by the simulated departments; drop them once measured.
       for (const s of amqpDeps.values()) s.received.length = s.results.length = 0;
       return { bytes: first ? Buffer.byteLength(JSON.stringify(first.body)) : null };
+    }
+    case 'cpu': {
+      const c = process.cpuUsage();
+      return { cpuMs: (c.user + c.system) / 1000 };
     }
     case 'stop':
       for (const s of amqpDeps.values()) await s.stop().catch(() => undefined);

@@ -81,6 +81,8 @@ export interface GatewayChannelResult {
   signing: KeyAlg;
   load: GatewayChannelRun;
   light: GatewayChannelRun;
+  /** CPU used over the warm-up, load and light runs, as a share of one core: the gateway's (and the benchmark's) process, the departments'. */
+  cpuShare: { gateway: number; departments: number };
   /** Channel messages one review takes (SOAP: calls; AMQP: broker messages). */
   messagesPerReview: number;
   notificationBytes: number | null;
@@ -485,6 +487,17 @@ function departmentsProcess() {
     });
   return {
     ask,
+    /** Runs `fn` and says what share of a core this process and the departments' process used meanwhile. */
+    async timed<T>(fn: () => Promise<T>): Promise<T & { cpuShare: { gateway: number; departments: number } }> {
+      const d0 = (await ask({ op: 'cpu' })).cpuMs!;
+      const c0 = process.cpuUsage();
+      const t0 = now();
+      const r = await fn();
+      const c = process.cpuUsage(c0);
+      const ms = now() - t0;
+      const d = (await ask({ op: 'cpu' })).cpuMs! - d0;
+      return { ...r, cpuShare: { gateway: (c.user + c.system) / 1000 / ms, departments: d / ms } };
+    },
     async close(): Promise<void> {
       if (child.exitCode !== null) return;
       await withTimeout(ask({ op: 'stop' }), 30_000, 'stopping the departments').catch((e: Error) => log(e.message));
@@ -507,8 +520,8 @@ export async function measureGatewaySoap(kind: StoreKind, o: ChannelConfig): Pro
     gw = opened.gw;
     await deps.ask({ op: 'base', base: opened.base });
     const answer = async (caseId: string, departmentId: string) => void (await deps.ask({ op: 'answer', caseId, departmentId }));
-    const { load, light } = await driveReviews(gw, 'soap', answer, o);
-    return { store: kind, channel: 'soap', signing: 'RS256', load, light, messagesPerReview: 2, notificationBytes: null, deadLetters: null };
+    const { load, light, cpuShare } = await deps.timed(() => driveReviews(gw!, 'soap', answer, o));
+    return { store: kind, channel: 'soap', signing: 'RS256', load, light, cpuShare, messagesPerReview: 2, notificationBytes: null, deadLetters: null };
   } finally {
     await gw?.stop();
     await deps.close();
@@ -528,7 +541,7 @@ export async function measureGatewayAmqp(kind: StoreKind, o: ChannelConfig, sign
     const opened = await openGateway(store, channelConfig(store.dir, adapters, () => 'amqp'), { certsDir });
     gw = opened.gw;
     await deps.ask({ op: 'amqp', departments: DEPARTMENTS, url: AMQP_URL, prefix, base: opened.base, certsDir });
-    const { load, light } = await driveReviews(gw, 'amqp', async (caseId, departmentId) => void (await deps.ask({ op: 'answer', caseId, departmentId })), o);
+    const { load, light, cpuShare } = await deps.timed(() => driveReviews(gw!, 'amqp', async (caseId, departmentId) => void (await deps.ask({ op: 'answer', caseId, departmentId })), o));
     const { bytes } = await deps.ask({ op: 'first-notification-bytes' });
     const c = await openConnection(`bench inspect ${prefix}`);
     let deadLetters: number | null = null;
@@ -538,7 +551,7 @@ export async function measureGatewayAmqp(kind: StoreKind, o: ChannelConfig, sign
       await c.close().catch(() => undefined);
     }
     // notification, receipt, opinion, and the gateway's result for the opinion
-    return { store: kind, channel: 'amqp', signing, load, light, messagesPerReview: 4, notificationBytes: bytes ?? null, deadLetters };
+    return { store: kind, channel: 'amqp', signing, load, light, cpuShare, messagesPerReview: 4, notificationBytes: bytes ?? null, deadLetters };
   } finally {
     await deps.close();
     await gw?.stop();

@@ -432,6 +432,7 @@ function channelReport(channels: GatewayChannelResult[], bareSoap: BareSoapResul
   for (const g of channels) {
     const legs = (run: 'load' | 'light') => Object.entries(g[run].legsMeanMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ');
     out.push(`  ${g.store} ${g.channel}: mean ms per leg of a review: load ${legs('load')}; light ${legs('light')}${g.notificationBytes ? `; notification body ${fmt(g.notificationBytes)} B` : ''}${g.deadLetters !== null ? `; dead letters ${fmt(g.deadLetters)}` : ''}`);
+    out.push(`    CPU over the runs, share of one core: gateway's process ${g.cpuShare.gateway.toFixed(2)}, departments' process ${g.cpuShare.departments.toFixed(2)}`);
     for (const run of ['load', 'light'] as const) if (g[run].errors.length) out.push(`  ${g.store} ${g.channel} ${run} errors: ${g[run].errors.join(' | ')}`);
   }
   return out;
