@@ -11,8 +11,8 @@ function random16(): Uint8Array {
     randomFillSync(pool);
     used = 0;
   }
-  // A fresh copy: uuid keeps nothing of it, but the pool is overwritten at the next fill.
-  const bytes = pool.slice(used, used + 16);
+  // A view, not a copy: uuid reads the bytes at once and keeps none of them.
+  const bytes = pool.subarray(used, used + 16);
   used += 16;
   return bytes;
 }
