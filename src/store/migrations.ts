@@ -3,7 +3,10 @@ import type { Db } from './sql.js';
 
 const PENDING = "('submitted', 'returned', 'in_review', 'awaiting_licence')";
 
-/** Each migration is a list of statements; {serial} becomes the dialect's auto-incrementing key; a statement starting with {postgres} runs on PostgreSQL only. */
+/**
+ * Each migration is a list of statements; {serial} becomes the dialect's auto-incrementing key; a statement starting
+ * with {postgres} runs on PostgreSQL only, one starting with {sqlite} on SQLite only.
+ */
 const MIGRATIONS: string[][] = [
   [
     `CREATE TABLE cases (
@@ -342,10 +345,33 @@ const MIGRATIONS: string[][] = [
   // (events_case); the index of events by action (migration 8) only cost every event's insert, about a tenth of a
   // case's CPU time in process on SQLite.
   [`DROP INDEX IF EXISTS events_action`],
+  // 16: chain positions are unique among sealed events only (a partial unique index): an event's insert no longer adds
+  // an index entry for its empty position that its sealing then removes (in six alternated pairs of in-process runs on
+  // SQLite, 2.00 against 2.31 ms of CPU per case). SQLite cannot drop a column's UNIQUE constraint, so there the table
+  // is rebuilt, every row and its seq kept.
+  [
+    `{postgres}ALTER TABLE events DROP CONSTRAINT events_chain_pos_key`,
+    `{sqlite}CREATE TABLE events_rebuilt (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      case_id TEXT,
+      at BIGINT NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      data TEXT NOT NULL,
+      chain_pos BIGINT,
+      hash TEXT
+    )`,
+    `{sqlite}INSERT INTO events_rebuilt (seq, case_id, at, actor, action, data, chain_pos, hash) SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events`,
+    `{sqlite}DROP TABLE events`,
+    `{sqlite}ALTER TABLE events_rebuilt RENAME TO events`,
+    `{sqlite}CREATE INDEX events_case ON events (case_id, seq)`,
+    `{sqlite}CREATE INDEX events_unsealed ON events (seq) WHERE chain_pos IS NULL`,
+    `CREATE UNIQUE INDEX events_chain_pos ON events (chain_pos) WHERE chain_pos IS NOT NULL`,
+  ],
 ];
 
-/** Brings the schema up to date; safe to run from several processes at once on PostgreSQL. */
-export async function migrate(db: Db): Promise<void> {
+/** Brings the schema up to date (or up to migration `upTo`, for tests of a migration); safe to run from several processes at once on PostgreSQL. */
+export async function migrate(db: Db, upTo = MIGRATIONS.length): Promise<void> {
   const serial = db.dialect === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
   await db.tx(async (sql) => {
     // Two gateways starting together on one PostgreSQL must not both migrate.
@@ -353,11 +379,11 @@ export async function migrate(db: Db): Promise<void> {
     await sql.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     const row = await sql.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
     const current = row?.v ?? 0;
-    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+    for (let v = current + 1; v <= Math.min(upTo, MIGRATIONS.length); v++) {
       for (const stmt of MIGRATIONS[v - 1]!) {
-        const pgOnly = stmt.startsWith('{postgres}');
-        if (pgOnly && sql.dialect !== 'postgres') continue;
-        await sql.run((pgOnly ? stmt.slice('{postgres}'.length) : stmt).replaceAll('{serial}', serial));
+        const only = /^\{(postgres|sqlite)\}/.exec(stmt);
+        if (only && only[1] !== sql.dialect) continue;
+        await sql.run((only ? stmt.slice(only[0].length) : stmt).replaceAll('{serial}', serial));
       }
       await sql.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
     }

@@ -1,0 +1,60 @@
+// Schema migrations over each store: migration 16 (chain positions unique among sealed events only) keeps every event and the chain.
+import { expect } from 'chai';
+import { seal, verifyChain } from '../../src/bus/audit.js';
+import { appendEvents } from '../../src/store/case-repo.js';
+import { migrate } from '../../src/store/migrations.js';
+import type { Db } from '../../src/store/sql.js';
+import { freshStore, STORES } from '../support/harness.js';
+
+const ACTOR = { kind: 'system', id: 'migration-test', role: 'dispatcher' } as const;
+
+async function addEvents(db: Db, caseId: string, n: number, at: number): Promise<void> {
+  await db.tx((sql) => appendEvents(sql, caseId, at, ACTOR, Array.from({ length: n }, (_, i) => ({ action: 'test.event', data: { i, caseId } }))));
+}
+
+const allEvents = (db: Db) => db.all<Record<string, unknown>>('SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events ORDER BY seq');
+
+for (const kind of STORES) {
+  describe(`schema migrations (${kind})`, function () {
+    let store: Awaited<ReturnType<typeof freshStore>>;
+    let db: Db;
+
+    before(async function () {
+      store = await freshStore(kind, 'migrations');
+      db = store.db();
+    });
+    after(async function () {
+      await db?.close();
+      await store?.cleanup();
+    });
+
+    it('16: keeps every event, sealed or not, its sequence and the chain, and holds sealed positions unique', async function () {
+      await migrate(db, 15);
+      await addEvents(db, 'case-a', 5, 1_000);
+      expect(await seal(db)).to.have.length(5);
+      await addEvents(db, 'case-b', 3, 2_000);
+      const before = await allEvents(db);
+      expect(before.filter((e) => e.chain_pos === null)).to.have.length(3);
+
+      await migrate(db);
+      expect(await allEvents(db)).to.deep.equal(before);
+      expect((await db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!.v).to.equal(16);
+
+      // Sealing goes on from the head, new events follow the old ones, and the whole chain verifies.
+      await addEvents(db, 'case-c', 2, 3_000);
+      const sealed = await seal(db);
+      expect(sealed.map((e) => e.id)).to.deep.equal([6, 7, 8, 9, 10]);
+      const after = await allEvents(db);
+      expect(after.map((e) => Number(e.seq))).to.deep.equal([...before.map((e) => Number(e.seq)), Number(before[before.length - 1]!.seq) + 1, Number(before[before.length - 1]!.seq) + 2]);
+      const report = await verifyChain(db);
+      expect(report).to.deep.include({ ok: true, checked: 10, unsealed: 0 });
+
+      // Any number of unsealed events, but one event per sealed position.
+      await addEvents(db, 'case-d', 2, 4_000);
+      let refused: unknown = null;
+      await db.run('UPDATE events SET chain_pos = 3 WHERE chain_pos = 4').catch((e: unknown) => (refused = e));
+      expect(String((refused as Error | null)?.message), 'a second event at position 3').to.match(/unique|duplicate key/i);
+      expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE chain_pos IS NULL'))!.n).to.satisfy((n: unknown) => Number(n) === 2);
+    });
+  });
+}
