@@ -45,8 +45,15 @@ export async function seal(db: Db, limit = 2000): Promise<PublishedEvent[]> {
   return db.tx(async (sql) => {
     // PostgreSQL: the head row's lock serialises sealers (of every gateway); the events are read by a later statement,
     // so they are seen as of after the previous sealer committed.
-    const head = (await sql.get<{ pos: number; hash: string }>(`SELECT pos, hash FROM audit_head WHERE id = 1${sql.dialect === 'postgres' ? ' FOR UPDATE' : ''}`))!;
-    const rows = await sql.all<EventRow>('SELECT seq, case_id, at, actor, action, data FROM events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1', [limit]);
+    const pg = sql.dialect === 'postgres';
+    const head = (await sql.get<{ pos: number; hash: string; sealed_seq?: number }>(pg ? 'SELECT pos, hash FROM audit_head WHERE id = 1 FOR UPDATE' : 'SELECT pos, hash, sealed_seq FROM audit_head WHERE id = 1'))!;
+    // PostgreSQL numbers events as they are inserted, not as they commit: one with a lower seq can commit after one with
+    // a higher seq was sealed, so the unsealed are found by their empty position (a partial index). SQLite's transactions
+    // run one after another and its seq never goes back, so every event past the last sealed one is unsealed, and the
+    // primary key finds them; the position test only guards against an event sealed out of turn.
+    const rows = pg
+      ? await sql.all<EventRow>('SELECT seq, case_id, at, actor, action, data FROM events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1', [limit])
+      : await sql.all<EventRow>('SELECT seq, case_id, at, actor, action, data FROM events WHERE seq > $1 AND chain_pos IS NULL ORDER BY seq LIMIT $2', [head.sealed_seq, limit]);
     if (rows.length === 0) return [];
     let pos = Number(head.pos);
     let hash = head.hash;
@@ -74,7 +81,7 @@ export async function seal(db: Db, limit = 2000): Promise<PublishedEvent[]> {
     } else {
       // In process, one prepared statement per row is cheaper than any multi-row form SQLite offers.
       for (let k = 0; k < seqs.length; k++) await sql.run('UPDATE events SET chain_pos = $2, hash = $3 WHERE seq = $1', [seqs[k], positions[k], hashes[k]]);
-      await sql.run('UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1', [pos, hash]);
+      await sql.run('UPDATE audit_head SET pos = $1, hash = $2, sealed_seq = $3 WHERE id = 1', [pos, hash, seqs[seqs.length - 1]]);
     }
     return sealed;
   });

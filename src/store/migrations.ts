@@ -368,6 +368,14 @@ const MIGRATIONS: string[][] = [
     `{sqlite}CREATE INDEX events_unsealed ON events (seq) WHERE chain_pos IS NULL`,
     `CREATE UNIQUE INDEX events_chain_pos ON events (chain_pos) WHERE chain_pos IS NOT NULL`,
   ],
+  // 17: on SQLite the sealer finds unsealed events past the last sealed seq, kept with the chain's head (see seal in
+  // src/bus/audit.ts), so the partial index of unsealed events, an entry added at each event's insert and removed at
+  // its sealing, goes. PostgreSQL keeps it: there seq follows inserts, not commits.
+  [
+    `{sqlite}ALTER TABLE audit_head ADD COLUMN sealed_seq BIGINT NOT NULL DEFAULT 0`,
+    `{sqlite}UPDATE audit_head SET sealed_seq = COALESCE((SELECT MAX(seq) FROM events WHERE chain_pos IS NOT NULL), 0) WHERE id = 1`,
+    `{sqlite}DROP INDEX events_unsealed`,
+  ],
 ];
 
 /** Brings the schema up to date (or up to migration `upTo`, for tests of a migration); safe to run from several processes at once on PostgreSQL. */

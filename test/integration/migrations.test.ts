@@ -1,6 +1,6 @@
-// Schema migrations over each store: migration 16 (chain positions unique among sealed events only) keeps every event and the chain.
+// Schema migrations over each store: 16 (chain positions unique among sealed events only) and 17 (SQLite finds unsealed events by seq) keep every event and the chain.
 import { expect } from 'chai';
-import { seal, verifyChain } from '../../src/bus/audit.js';
+import { linkHash, seal, verifyChain } from '../../src/bus/audit.js';
 import { appendEvents } from '../../src/store/case-repo.js';
 import { migrate } from '../../src/store/migrations.js';
 import type { Db } from '../../src/store/sql.js';
@@ -10,6 +10,23 @@ const ACTOR = { kind: 'system', id: 'migration-test', role: 'dispatcher' } as co
 
 async function addEvents(db: Db, caseId: string, n: number, at: number): Promise<void> {
   await db.tx((sql) => appendEvents(sql, caseId, at, ACTOR, Array.from({ length: n }, (_, i) => ({ action: 'test.event', data: { i, caseId } }))));
+}
+
+/** Seals as the sealer did before migration 17 (by the empty position alone), for a store made at an earlier version. */
+async function sealAsBefore(db: Db): Promise<number> {
+  return db.tx(async (sql) => {
+    const head = (await sql.get<{ pos: number; hash: string }>('SELECT pos, hash FROM audit_head WHERE id = 1'))!;
+    const rows = await sql.all<any>('SELECT seq, case_id, at, actor, action, data FROM events WHERE chain_pos IS NULL ORDER BY seq');
+    let pos = Number(head.pos);
+    let hash = head.hash;
+    for (const r of rows) {
+      pos += 1;
+      hash = linkHash(hash, pos, r);
+      await sql.run('UPDATE events SET chain_pos = $2, hash = $3 WHERE seq = $1', [r.seq, pos, hash]);
+    }
+    await sql.run('UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1', [pos, hash]);
+    return rows.length;
+  });
 }
 
 const allEvents = (db: Db) => db.all<Record<string, unknown>>('SELECT seq, case_id, at, actor, action, data, chain_pos, hash FROM events ORDER BY seq');
@@ -28,17 +45,22 @@ for (const kind of STORES) {
       await store?.cleanup();
     });
 
-    it('16: keeps every event, sealed or not, its sequence and the chain, and holds sealed positions unique', async function () {
+    it('16 and 17: keep every event, sealed or not, its sequence and the chain, and hold sealed positions unique', async function () {
       await migrate(db, 15);
       await addEvents(db, 'case-a', 5, 1_000);
-      expect(await seal(db)).to.have.length(5);
+      expect(await sealAsBefore(db)).to.equal(5);
       await addEvents(db, 'case-b', 3, 2_000);
       const before = await allEvents(db);
       expect(before.filter((e) => e.chain_pos === null)).to.have.length(3);
 
       await migrate(db);
       expect(await allEvents(db)).to.deep.equal(before);
-      expect((await db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!.v).to.equal(16);
+      expect((await db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!.v).to.equal(17);
+      if (kind === 'sqlite') {
+        // The last sealed event's seq is where the sealer goes on from; the index of unsealed events is gone.
+        expect(Number((await db.get<{ s: number }>('SELECT sealed_seq AS s FROM audit_head WHERE id = 1'))!.s)).to.equal(Number(before[4]!.seq));
+        expect(await db.all("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'events_unsealed'")).to.have.length(0);
+      }
 
       // Sealing goes on from the head, new events follow the old ones, and the whole chain verifies.
       await addEvents(db, 'case-c', 2, 3_000);
