@@ -162,14 +162,17 @@ export class Dispatcher {
         });
       });
     };
+    const finish = (o: Outcome) => {
+      outcomes.push(o);
+      recordSoon();
+    };
     let next = 0;
     const worker = async () => {
       while (next < claimed.length) {
         const row = claimed[next++]!;
         const adapter = this.adapters.get(row.adapter);
         if (row.state === 'waiting_receipt' && row.attempts >= this.policy(row.adapter).maxAttempts) {
-          outcomes.push({ row, ok: false, error: `no receipt after ${row.attempts} attempts`, retryable: false, sendless: true });
-          recordSoon();
+          finish({ row, ok: false, error: `no receipt after ${row.attempts} attempts`, retryable: false, sendless: true });
           continue;
         }
         try {
@@ -183,16 +186,14 @@ export class Dispatcher {
             attempt: row.attempts + 1,
             payload: JSON.parse(row.payload) as Record<string, unknown>,
           });
-          outcomes.push({ row, ok: sent.status === 'delivered', sent: sent.status === 'sent' });
+          finish({ row, ok: sent.status === 'delivered', sent: sent.status === 'sent' });
         } catch (e) {
           const retryable = e instanceof AdapterError ? e.retryable : true;
-          outcomes.push({ row, ok: false, error: (e as Error).message, retryable });
+          finish({ row, ok: false, error: (e as Error).message, retryable });
         }
-        recordSoon();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, claimed.length) }, worker));
-    recordSoon();
     await recording;
     if (recordError !== undefined) throw recordError;
     return claimed.length;

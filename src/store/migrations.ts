@@ -365,7 +365,7 @@ const MIGRATIONS: string[][] = [
     `{sqlite}DROP TABLE events`,
     `{sqlite}ALTER TABLE events_rebuilt RENAME TO events`,
     `{sqlite}CREATE INDEX events_case ON events (case_id, seq)`,
-    `{sqlite}CREATE INDEX events_unsealed ON events (seq) WHERE chain_pos IS NULL`,
+    // The rebuilt table gets no index of unsealed events: migration 17 does without it on SQLite.
     `CREATE UNIQUE INDEX events_chain_pos ON events (chain_pos) WHERE chain_pos IS NOT NULL`,
   ],
   // 17: on SQLite the sealer finds unsealed events past the last sealed seq, kept with the chain's head (see seal in
@@ -374,7 +374,7 @@ const MIGRATIONS: string[][] = [
   [
     `{sqlite}ALTER TABLE audit_head ADD COLUMN sealed_seq BIGINT NOT NULL DEFAULT 0`,
     `{sqlite}UPDATE audit_head SET sealed_seq = COALESCE((SELECT MAX(seq) FROM events WHERE chain_pos IS NOT NULL), 0) WHERE id = 1`,
-    `{sqlite}DROP INDEX events_unsealed`,
+    `{sqlite}DROP INDEX IF EXISTS events_unsealed`,
   ],
 ];
 
